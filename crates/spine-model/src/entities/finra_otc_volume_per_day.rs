@@ -1,0 +1,38 @@
+//! Entity for the `finra_otc_volume_per_day` table.
+//!
+//! Per-capture average volume per trading day of each symbol, using the exchange calendar's trading
+//! days for the week; `calendar_capture_id` records which calendar capture was used (a REQUIRED
+//! dependency).
+//!
+//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`; indexed on
+//! `(week_ending, tier, symbol)`. See `docs/SCHEMA.md`.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One row of `finra_otc_volume_per_day`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "finra_otc_volume_per_day")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub capture_id: String,
+    pub week_ending: Date,
+    #[sea_orm(column_type = "String(StringLen::N(16))")]
+    pub tier: String,
+    #[sea_orm(column_type = "String(StringLen::N(32))")]
+    pub symbol: String,
+    pub total_shares: i64,
+    pub trading_days: i32,
+    pub shares_per_day: f64,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub calendar_capture_id: String,
+}
+
+/// `finra_otc_volume_per_day` declares no foreign keys: rows refer to captures and executions by their
+/// business ids, which the store resolves, so there are no SeaORM relations either.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,20 @@
+//! Market Spine's shared model: the vocabulary every crate speaks and, behind the default
+//! `entities` feature, one SeaORM entity per table.
+//!
+//! The vocabulary lives here rather than in `spine-rules` so that the store, the CLI and the
+//! policy crate agree on one definition of each term. `spine-rules` depends on this crate with
+//! `default-features = false`, which keeps SeaORM out of its dependency tree.
+
+pub mod capture;
+pub mod vocab;
+
+/// The SeaORM entities, one per table; behind the `entities` feature so `spine-rules` stays free
+/// of any database crate.
+#[cfg(feature = "entities")]
+pub mod entities;
+
+pub use vocab::{
+    Category, DependencyType, Domain, ExecutionStatus, PartitionKey, QualityStatus,
+    ReadinessCriteria, ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage, Tier, VocabError,
+    WorkItemState,
+};
