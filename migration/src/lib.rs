@@ -1,0 +1,324 @@
+//! Market Spine's schema, as `sea-orm-migration` migrations that mean the same on SQLite and
+//! PostgreSQL.
+//!
+//! `docs/SCHEMA.md` is the contract; this crate is its executable form and `spine-model`'s
+//! entities mirror it column for column. Tables and indexes are declared with the sea-query
+//! builders, so one definition renders correctly for both backends. Only what the builders cannot
+//! express (the triggers that make `core_readiness_history` append-only) is raw SQL, written
+//! once per backend with identical behaviour.
+//!
+//! Three migrations, applied in order:
+//! - `m20260101_000001_core`: captures, manifest, rejects, quality, anomalies, readiness,
+//!   lineage, schedules, work items, executions;
+//! - `m20260101_000002_finra_otc`: the FINRA OTC Transparency domain;
+//! - `m20260101_000003_exchange_calendar`: the exchange calendar reference data.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), migration::sea_orm_migration::DbErr> {
+//! use migration::{Migrator, MigratorTrait};
+//! use migration::sea_orm_migration::sea_orm::Database;
+//!
+//! let db = Database::connect("sqlite://spine.db?mode=rwc").await?;
+//! Migrator::up(&db, None).await?;
+//! # Ok(()) }
+//! ```
+
+mod ddl;
+mod m20260101_000001_core;
+mod m20260101_000002_finra_otc;
+mod m20260101_000003_exchange_calendar;
+
+use sea_orm_migration::prelude::*;
+
+/// Re-exported so callers (the store, `xtask`, tests) use exactly the `sea-orm-migration` this
+/// schema was written against, without a dependency of their own to keep in step.
+pub use sea_orm_migration;
+/// Re-exported so `Migrator::up(&db, None)` works with one `use migration::{Migrator, MigratorTrait}`.
+pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
+
+/// The database error message of any attempt to UPDATE or DELETE (or, on PostgreSQL, TRUNCATE)
+/// `core_readiness_history`.
+///
+/// Public so the store can recognise the error and tests can assert on it; the same text is
+/// raised by the SQLite and the PostgreSQL triggers.
+pub const APPEND_ONLY_MESSAGE: &str = "core_readiness_history is append-only";
+
+/// Name of the partial index on `core_anomalies (resolved_at) WHERE resolved_at IS NULL`, the
+/// index readiness uses to find unresolved anomalies.
+pub const UNRESOLVED_ANOMALIES_INDEX: &str = "idx_core_anomalies_unresolved";
+
+/// Market Spine's migrator: every migration, oldest first.
+///
+/// Use it through [`MigratorTrait`]: `Migrator::up(&db, None)`, `Migrator::status(&db)`, ...
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20260101_000001_core::Migration),
+            Box::new(m20260101_000002_finra_otc::Migration),
+            Box::new(m20260101_000003_exchange_calendar::Migration),
+        ]
+    }
+}
+
+/// Every table the migrations create, in creation order (excluding `seaql_migrations`, the
+/// migrator's own bookkeeping table).
+///
+/// Tests compare it with what the database actually holds, and tooling can use it to check a
+/// database without hard-coding table names.
+pub fn expected_tables() -> &'static [&'static str] {
+    TABLES
+}
+
+/// The tables each migration creates, by migration name, oldest first.
+///
+/// Lets tests check that rolling back one migration removes exactly its own tables.
+pub fn expected_tables_by_migration() -> &'static [(&'static str, &'static [&'static str])] {
+    TABLES_BY_MIGRATION
+}
+
+/// An index the migrations create, as tests and tooling look for it in the database catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedIndex {
+    /// The table the index is on.
+    pub table: &'static str,
+    /// The index name, identical on both backends.
+    pub name: &'static str,
+    /// Whether it enforces one of SCHEMA.md's `UNIQUE(...)` keys.
+    pub unique: bool,
+    /// Whether it is a partial index (has a `WHERE` clause).
+    pub partial: bool,
+}
+
+/// Every named index the migrations create (primary keys excluded).
+///
+/// `UNIQUE(...)` keys are unique indexes named `uq_<table>_...`; plain indexes are
+/// `idx_<table>_...`. Names are at most 63 characters, PostgreSQL's identifier limit.
+pub fn expected_indexes() -> &'static [ExpectedIndex] {
+    INDEXES
+}
+
+const CORE_TABLE_COUNT: usize = 12;
+const FINRA_OTC_TABLE_COUNT: usize = 7;
+
+const TABLES: &[&str] = &[
+    // m20260101_000001_core
+    "core_captures",
+    "core_manifest",
+    "core_rejects",
+    "core_quality",
+    "core_anomalies",
+    "core_data_readiness",
+    "core_readiness_history",
+    "core_calc_dependencies",
+    "core_calc_inputs",
+    "core_expected_schedules",
+    "core_work_items",
+    "core_executions",
+    // m20260101_000002_finra_otc
+    "finra_otc_raw",
+    "finra_otc_normalized",
+    "finra_otc_symbol_summary",
+    "finra_otc_venue_share",
+    "finra_otc_hhi",
+    "finra_otc_tier_split",
+    "finra_otc_volume_per_day",
+    // m20260101_000003_exchange_calendar
+    "ref_calendar_holidays",
+    "ref_calendar_trading_days",
+];
+
+const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
+    ("m20260101_000001_core", TABLES.split_at(CORE_TABLE_COUNT).0),
+    (
+        "m20260101_000002_finra_otc",
+        TABLES
+            .split_at(CORE_TABLE_COUNT)
+            .1
+            .split_at(FINRA_OTC_TABLE_COUNT)
+            .0,
+    ),
+    (
+        "m20260101_000003_exchange_calendar",
+        TABLES.split_at(CORE_TABLE_COUNT + FINRA_OTC_TABLE_COUNT).1,
+    ),
+];
+
+/// Shorthand for the [`INDEXES`] table.
+const fn ix(table: &'static str, name: &'static str, unique: bool) -> ExpectedIndex {
+    ExpectedIndex {
+        table,
+        name,
+        unique,
+        partial: false,
+    }
+}
+
+const INDEXES: &[ExpectedIndex] = &[
+    ix("core_captures", "uq_core_captures_capture_id", true),
+    ix(
+        "core_captures",
+        "idx_core_captures_domain_partition_captured_at",
+        false,
+    ),
+    ix(
+        "core_manifest",
+        "uq_core_manifest_domain_partition_stage",
+        true,
+    ),
+    ix("core_manifest", "idx_core_manifest_domain_stage", false),
+    ix("core_manifest", "idx_core_manifest_updated_at", false),
+    ix("core_rejects", "idx_core_rejects_domain_partition", false),
+    ix("core_rejects", "idx_core_rejects_capture_id", false),
+    ix("core_quality", "idx_core_quality_domain_partition", false),
+    ix(
+        "core_anomalies",
+        "idx_core_anomalies_domain_partition",
+        false,
+    ),
+    ix("core_anomalies", "idx_core_anomalies_severity", false),
+    ix("core_anomalies", "idx_core_anomalies_category", false),
+    ix("core_anomalies", "idx_core_anomalies_detected_at", false),
+    ExpectedIndex {
+        table: "core_anomalies",
+        name: UNRESOLVED_ANOMALIES_INDEX,
+        unique: false,
+        partial: true,
+    },
+    ix(
+        "core_data_readiness",
+        "uq_core_data_readiness_domain_partition_ready_for",
+        true,
+    ),
+    ix(
+        "core_data_readiness",
+        "idx_core_data_readiness_is_ready_ready_for",
+        false,
+    ),
+    ix(
+        "core_readiness_history",
+        "idx_core_readiness_history_lookup",
+        false,
+    ),
+    ix(
+        "core_calc_dependencies",
+        "uq_core_calc_dependencies_edge",
+        true,
+    ),
+    ix(
+        "core_calc_dependencies",
+        "idx_core_calc_dependencies_calc",
+        false,
+    ),
+    ix(
+        "core_calc_dependencies",
+        "idx_core_calc_dependencies_upstream",
+        false,
+    ),
+    ix("core_calc_inputs", "uq_core_calc_inputs_edge", true),
+    ix("core_calc_inputs", "idx_core_calc_inputs_input", false),
+    ix("core_calc_inputs", "idx_core_calc_inputs_calc", false),
+    ix(
+        "core_expected_schedules",
+        "uq_core_expected_schedules_domain_pipeline",
+        true,
+    ),
+    ix(
+        "core_expected_schedules",
+        "idx_core_expected_schedules_is_active",
+        false,
+    ),
+    ix(
+        "core_work_items",
+        "uq_core_work_items_domain_pipeline_partition",
+        true,
+    ),
+    ix(
+        "core_work_items",
+        "idx_core_work_items_state_next_attempt_at",
+        false,
+    ),
+    ix("core_work_items", "idx_core_work_items_desired_at", false),
+    ix("core_executions", "uq_core_executions_execution_id", true),
+    ix("core_executions", "idx_core_executions_status", false),
+    ix(
+        "core_executions",
+        "idx_core_executions_pipeline_started_at",
+        false,
+    ),
+    ix("finra_otc_raw", "idx_finra_otc_raw_capture_id", false),
+    ix(
+        "finra_otc_normalized",
+        "idx_finra_otc_normalized_capture_symbol",
+        false,
+    ),
+    ix(
+        "finra_otc_normalized",
+        "idx_finra_otc_normalized_week_tier",
+        false,
+    ),
+    ix(
+        "finra_otc_symbol_summary",
+        "uq_finra_otc_symbol_summary_capture_symbol",
+        true,
+    ),
+    ix(
+        "finra_otc_symbol_summary",
+        "idx_finra_otc_symbol_summary_week_tier_symbol",
+        false,
+    ),
+    ix(
+        "finra_otc_venue_share",
+        "uq_finra_otc_venue_share_capture_mpid",
+        true,
+    ),
+    ix(
+        "finra_otc_venue_share",
+        "idx_finra_otc_venue_share_week_tier",
+        false,
+    ),
+    ix("finra_otc_hhi", "uq_finra_otc_hhi_capture_symbol", true),
+    ix("finra_otc_hhi", "idx_finra_otc_hhi_week_tier_symbol", false),
+    ix(
+        "finra_otc_tier_split",
+        "uq_finra_otc_tier_split_week_tier",
+        true,
+    ),
+    ix(
+        "finra_otc_tier_split",
+        "idx_finra_otc_tier_split_capture_id",
+        false,
+    ),
+    ix(
+        "finra_otc_volume_per_day",
+        "uq_finra_otc_volume_per_day_capture_symbol",
+        true,
+    ),
+    ix(
+        "finra_otc_volume_per_day",
+        "idx_finra_otc_volume_per_day_week_tier_symbol",
+        false,
+    ),
+    ix(
+        "ref_calendar_holidays",
+        "uq_ref_calendar_holidays_capture_holiday_date",
+        true,
+    ),
+    ix(
+        "ref_calendar_holidays",
+        "idx_ref_calendar_holidays_exchange_year",
+        false,
+    ),
+    ix(
+        "ref_calendar_trading_days",
+        "uq_ref_calendar_trading_days_capture_period",
+        true,
+    ),
+    ix(
+        "ref_calendar_trading_days",
+        "idx_ref_calendar_trading_days_exchange_period",
+        false,
+    ),
+];

@@ -1,0 +1,260 @@
+//! The migrations against real databases: SQLite in memory always, PostgreSQL too when
+//! `SPINE_TEST_POSTGRES_URL` is set (see `common`). Each test body is written once and runs on
+//! both backends, because "the same schema on both" is the property under test.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{count, functions, indexes, on_every_backend, tables, triggers};
+use migration::sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use migration::{
+    APPEND_ONLY_MESSAGE, MigrationStatus, Migrator, MigratorTrait, UNRESOLVED_ANOMALIES_INDEX,
+    expected_indexes, expected_tables, expected_tables_by_migration,
+};
+
+const MIGRATIONS_TABLE: &str = "seaql_migrations";
+
+/// `expected_tables()` plus the migrator's bookkeeping table.
+fn all_tables() -> BTreeSet<String> {
+    expected_tables()
+        .iter()
+        .chain([&MIGRATIONS_TABLE])
+        .map(|t| t.to_string())
+        .collect()
+}
+
+/// Everything in the catalog that the migrations could have created or left behind.
+#[derive(Debug, PartialEq, Eq)]
+struct Catalog {
+    tables: BTreeSet<String>,
+    indexes: BTreeSet<common::CatalogIndex>,
+    triggers: BTreeSet<String>,
+    functions: BTreeSet<String>,
+}
+
+async fn catalog(db: &DatabaseConnection) -> Catalog {
+    Catalog {
+        tables: tables(db).await,
+        indexes: indexes(db).await,
+        triggers: triggers(db).await,
+        functions: functions(db).await,
+    }
+}
+
+/// Migration names with their status, in order.
+async fn statuses(db: &DatabaseConnection) -> Vec<(String, MigrationStatus)> {
+    Migrator::get_migration_with_status(db)
+        .await
+        .expect("read migration status")
+        .iter()
+        .map(|m| (m.name().to_owned(), m.status()))
+        .collect()
+}
+
+/// A valid `core_readiness_history` row, in SQL both backends accept.
+const INSERT_HISTORY: &str = r#"
+    INSERT INTO core_readiness_history (
+        domain, partition_key, ready_for, status, is_ready,
+        all_partitions_present, all_stages_complete, no_critical_anomalies,
+        dependencies_current, age_exceeds_preliminary,
+        blocking_issues, captures_judged, evaluated_at, created_at
+    ) VALUES (
+        'finra.otc_transparency', '{"week_ending":"2025-12-19"}', 'trading', 'READY', TRUE,
+        TRUE, TRUE, TRUE, TRUE, TRUE,
+        '[]', '[]', '2025-12-26 12:00:00+00:00', '2025-12-26 12:00:00+00:00'
+    )"#;
+
+#[test]
+fn table_lists_agree_with_the_migrator() {
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let listed: Vec<String> = expected_tables_by_migration()
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(names, listed);
+    let flattened: Vec<&str> = expected_tables_by_migration()
+        .iter()
+        .flat_map(|(_, tables)| tables.iter().copied())
+        .collect();
+    assert_eq!(flattened, expected_tables());
+    for index in expected_indexes() {
+        assert!(
+            index.name.len() <= 63,
+            "{} exceeds PostgreSQL's 63",
+            index.name
+        );
+        assert!(expected_tables().contains(&index.table), "{index:?}");
+    }
+}
+
+/// (a) `up` creates every table and exactly the named indexes.
+#[tokio::test]
+async fn up_creates_every_table_and_index() {
+    on_every_backend(|db| async move {
+        Migrator::up(&db, None).await.expect("migrate up");
+
+        assert_eq!(tables(&db).await, all_tables());
+
+        let actual: BTreeSet<(String, String, bool, bool)> = indexes(&db)
+            .await
+            .into_iter()
+            .filter(|i| i.table != MIGRATIONS_TABLE)
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.table.clone(),
+                    i.is_unique(),
+                    i.is_partial(),
+                )
+            })
+            .collect();
+        let expected: BTreeSet<(String, String, bool, bool)> = expected_indexes()
+            .iter()
+            .map(|i| (i.name.to_owned(), i.table.to_owned(), i.unique, i.partial))
+            .collect();
+        assert_eq!(actual, expected);
+
+        assert!(
+            statuses(&db)
+                .await
+                .iter()
+                .all(|(_, s)| *s == MigrationStatus::Applied)
+        );
+    })
+    .await;
+}
+
+/// (b) Running `up` on an up-to-date database changes nothing.
+#[tokio::test]
+async fn up_twice_is_a_no_op() {
+    on_every_backend(|db| async move {
+        Migrator::up(&db, None).await.expect("first up");
+        db.execute_unprepared(INSERT_HISTORY).await.expect("insert");
+        let before = catalog(&db).await;
+        let status_before = statuses(&db).await;
+
+        Migrator::up(&db, None).await.expect("second up");
+
+        assert_eq!(catalog(&db).await, before);
+        assert_eq!(statuses(&db).await, status_before);
+        assert_eq!(count(&db, MIGRATIONS_TABLE).await, 3);
+        assert_eq!(count(&db, "core_readiness_history").await, 1);
+    })
+    .await;
+}
+
+/// (c) `fresh` rebuilds the full schema from any state, and rolling back step by step removes
+/// exactly each migration's tables until nothing but the (empty) bookkeeping table is left.
+#[tokio::test]
+async fn fresh_then_down_to_zero_removes_everything() {
+    on_every_backend(|db| async move {
+        // Start from a partial, non-empty state: fresh must not care.
+        Migrator::up(&db, Some(1)).await.expect("up one step");
+        db.execute_unprepared(INSERT_HISTORY).await.expect("insert");
+
+        Migrator::fresh(&db).await.expect("fresh");
+        assert_eq!(tables(&db).await, all_tables());
+        assert_eq!(count(&db, "core_readiness_history").await, 0);
+        assert!(!triggers(&db).await.is_empty(), "append-only triggers");
+
+        let mut remaining = all_tables();
+        for (name, created) in expected_tables_by_migration().iter().rev() {
+            Migrator::down(&db, Some(1)).await.expect("down one step");
+            for table in created.iter() {
+                remaining.remove(*table);
+            }
+            assert_eq!(tables(&db).await, remaining, "after rolling back {name}");
+        }
+
+        assert_eq!(
+            catalog(&db).await,
+            Catalog {
+                tables: [MIGRATIONS_TABLE.to_owned()].into(),
+                indexes: BTreeSet::new(),
+                triggers: BTreeSet::new(),
+                functions: BTreeSet::new(),
+            }
+        );
+        assert_eq!(count(&db, MIGRATIONS_TABLE).await, 0);
+
+        // And the schema comes back from zero.
+        Migrator::up(&db, None).await.expect("up again from zero");
+        assert_eq!(tables(&db).await, all_tables());
+    })
+    .await;
+}
+
+/// (d) `core_readiness_history` takes inserts but rejects UPDATE and DELETE, with the same
+/// message on both backends (and TRUNCATE on PostgreSQL, which has it).
+#[tokio::test]
+async fn readiness_history_rejects_update_and_delete() {
+    on_every_backend(|db| async move {
+        Migrator::up(&db, None).await.expect("migrate up");
+        db.execute_unprepared(INSERT_HISTORY).await.expect("insert");
+
+        let attempts = [
+            "UPDATE core_readiness_history SET status = 'NOT_READY'",
+            "UPDATE core_readiness_history SET certified_at = evaluated_at WHERE id = 1",
+            "DELETE FROM core_readiness_history WHERE id = 1",
+            "DELETE FROM core_readiness_history",
+        ];
+        for sql in attempts {
+            let err = db
+                .execute_unprepared(sql)
+                .await
+                .expect_err(&format!("`{sql}` must be rejected"));
+            assert!(
+                err.to_string().contains(APPEND_ONLY_MESSAGE),
+                "`{sql}` failed for the wrong reason: {err}"
+            );
+        }
+        if db.get_database_backend() == DbBackend::Postgres {
+            let err = db
+                .execute_unprepared("TRUNCATE core_readiness_history")
+                .await
+                .expect_err("TRUNCATE must be rejected");
+            assert!(err.to_string().contains(APPEND_ONLY_MESSAGE), "{err}");
+        }
+
+        // Nothing changed, and appending still works.
+        assert_eq!(
+            common::strings(&db, "SELECT status FROM core_readiness_history", "status").await,
+            ["READY"]
+        );
+        db.execute_unprepared(INSERT_HISTORY)
+            .await
+            .expect("insert again");
+        assert_eq!(count(&db, "core_readiness_history").await, 2);
+
+        // The neighbouring current-state table is an ordinary, mutable table.
+        db.execute_unprepared("UPDATE core_data_readiness SET status = 'NOT_READY'")
+            .await
+            .expect("core_data_readiness is mutable");
+    })
+    .await;
+}
+
+/// (e) The partial index that finds unresolved anomalies exists, with its `WHERE` clause.
+#[tokio::test]
+async fn unresolved_anomalies_partial_index_exists() {
+    on_every_backend(|db| async move {
+        Migrator::up(&db, None).await.expect("migrate up");
+        let index = indexes(&db)
+            .await
+            .into_iter()
+            .find(|i| i.name == UNRESOLVED_ANOMALIES_INDEX)
+            .expect("the unresolved-anomalies index exists");
+        assert_eq!(index.table, "core_anomalies");
+        assert!(!index.is_unique());
+        assert!(
+            index.definition.ends_with("WHERE resolved_at IS NULL"),
+            "unexpected definition: {}",
+            index.definition
+        );
+    })
+    .await;
+}
