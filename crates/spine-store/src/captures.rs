@@ -1,0 +1,197 @@
+//! `core_captures`: one row per ingestion of one partition.
+//!
+//! Captures are never updated or deleted: a changed file is a new capture that names the one it
+//! supersedes, so both "latest" and "as of a capture or a time" stay answerable.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::Value;
+use spine_model::capture::capture_id;
+use spine_model::entities::core_captures::{self, Column, Entity};
+use spine_model::{Domain, PartitionKey};
+
+use crate::StoreResult;
+
+/// A stored capture.
+pub type Capture = core_captures::Model;
+
+/// What an ingestion learned about one partition's content, before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewCapture {
+    /// The domain the partition belongs to.
+    pub domain: Domain,
+    /// The partition captured.
+    pub partition: PartitionKey,
+    /// SHA-256 of the source bytes (see `spine_model::capture::content_hash`).
+    pub content_hash: String,
+    /// Where the bytes came from (a path or a URL).
+    pub source_locator: String,
+    /// The source's own revision stamp (FINRA's `lastUpdateDate`), when it has one.
+    pub source_last_update: Option<NaiveDate>,
+    /// When Market Spine captured it (the CLI's `--now` clock).
+    pub captured_at: DateTime<Utc>,
+    /// Data lines read from the source.
+    pub rows_read: i64,
+    /// Lines accepted.
+    pub rows_accepted: i64,
+    /// Lines rejected (each has a `core_rejects` row).
+    pub rows_rejected: i64,
+    /// Anything else worth keeping with the capture (e.g. how the week was derived).
+    pub metadata: Option<Value>,
+}
+
+impl NewCapture {
+    /// The deterministic id this capture will have.
+    pub fn capture_id(&self) -> String {
+        capture_id(&self.domain, &self.partition, &self.content_hash)
+    }
+}
+
+/// What recording a capture did.
+#[derive(Debug, Clone)]
+pub enum CaptureOutcome {
+    /// The first capture of this partition.
+    New(Capture),
+    /// A new capture that supersedes `previous`.
+    Revision {
+        /// The capture just stored.
+        capture: Capture,
+        /// The capture it supersedes (boxed: the variants stay small).
+        previous: Box<Capture>,
+    },
+    /// The same bytes were captured before: nothing was written.
+    Unchanged(Capture),
+}
+
+impl CaptureOutcome {
+    /// The capture this outcome is about (the stored one, or the existing one when unchanged).
+    pub fn capture(&self) -> &Capture {
+        match self {
+            CaptureOutcome::New(c) | CaptureOutcome::Unchanged(c) => c,
+            CaptureOutcome::Revision { capture, .. } => capture,
+        }
+    }
+}
+
+/// Looks up a capture by id.
+pub async fn get<C: ConnectionTrait>(conn: &C, capture_id: &str) -> StoreResult<Option<Capture>> {
+    Ok(Entity::find()
+        .filter(Column::CaptureId.eq(capture_id))
+        .one(conn)
+        .await?)
+}
+
+/// Records a capture unless the same bytes were already captured for this partition.
+///
+/// Run it inside the transaction that writes the capture's rows, so a failure leaves neither.
+pub async fn record<C: ConnectionTrait>(conn: &C, new: NewCapture) -> StoreResult<CaptureOutcome> {
+    let id = new.capture_id();
+    if let Some(existing) = get(conn, &id).await? {
+        return Ok(CaptureOutcome::Unchanged(existing));
+    }
+    let previous = latest(conn, &new.domain, &new.partition).await?;
+    let model = core_captures::ActiveModel {
+        capture_id: Set(id),
+        domain: Set(new.domain.to_string()),
+        partition_key: Set(new.partition.canonical()),
+        content_hash: Set(new.content_hash),
+        source_locator: Set(new.source_locator),
+        source_last_update: Set(new.source_last_update),
+        captured_at: Set(new.captured_at),
+        rows_read: Set(new.rows_read),
+        rows_accepted: Set(new.rows_accepted),
+        rows_rejected: Set(new.rows_rejected),
+        supersedes_capture_id: Set(previous.as_ref().map(|p| p.capture_id.clone())),
+        metadata_json: Set(new.metadata),
+        created_at: Set(new.captured_at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(match previous {
+        Some(previous) => CaptureOutcome::Revision {
+            capture: model,
+            previous: Box::new(previous),
+        },
+        None => CaptureOutcome::New(model),
+    })
+}
+
+/// The latest capture of a partition: the most recently captured one.
+pub async fn latest<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partition: &PartitionKey,
+) -> StoreResult<Option<Capture>> {
+    Ok(Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .filter(Column::PartitionKey.eq(partition.canonical()))
+        .order_by_desc(Column::CapturedAt)
+        .order_by_desc(Column::Id)
+        .one(conn)
+        .await?)
+}
+
+/// The capture that was latest at time `at` (captured at or before it).
+pub async fn as_of<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partition: &PartitionKey,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<Capture>> {
+    Ok(Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .filter(Column::PartitionKey.eq(partition.canonical()))
+        .filter(Column::CapturedAt.lte(at))
+        .order_by_desc(Column::CapturedAt)
+        .order_by_desc(Column::Id)
+        .one(conn)
+        .await?)
+}
+
+/// Every capture of a partition, oldest first.
+pub async fn history<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partition: &PartitionKey,
+) -> StoreResult<Vec<Capture>> {
+    Ok(Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .filter(Column::PartitionKey.eq(partition.canonical()))
+        .order_by_asc(Column::CapturedAt)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// The latest capture of every partition of `domain` that `scope` covers (e.g. every tier of a
+/// week for a week-level key; every partition for an empty key), ordered by partition key.
+pub async fn latest_covered<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    scope: &PartitionKey,
+) -> StoreResult<Vec<Capture>> {
+    let all = Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .order_by_asc(Column::PartitionKey)
+        .order_by_desc(Column::CapturedAt)
+        .order_by_desc(Column::Id)
+        .all(conn)
+        .await?;
+    let mut out: Vec<Capture> = Vec::new();
+    let mut previous_key: Option<String> = None;
+    for capture in all {
+        // Rows are grouped by partition key, latest first: the first row of a group is its
+        // latest capture, the rest are older ones.
+        if previous_key.as_deref() == Some(capture.partition_key.as_str()) {
+            continue;
+        }
+        previous_key = Some(capture.partition_key.clone());
+        if scope.covers(&PartitionKey::parse(&capture.partition_key)?) {
+            out.push(capture);
+        }
+    }
+    Ok(out)
+}

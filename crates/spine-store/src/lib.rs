@@ -1,0 +1,161 @@
+//! Market Spine's repositories: the only crate that issues SQL (besides `migration`).
+//!
+//! Each module owns one table family and exposes functions generic over
+//! [`sea_orm::ConnectionTrait`], so the same function runs on the pooled connection or inside a
+//! caller's transaction: a unit of work that must be all-or-nothing passes one
+//! [`sea_orm::DatabaseTransaction`] through every call and commits once. Functions take the typed
+//! vocabulary of `spine-model` and never build SQL from strings, which keeps every query portable
+//! between SQLite and PostgreSQL.
+
+pub mod anomalies;
+pub mod captures;
+pub mod error;
+pub mod executions;
+pub mod lineage;
+pub mod manifest;
+pub mod overview;
+pub mod quality;
+pub mod readiness;
+pub mod rejects;
+pub mod schedules;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+pub mod work_items;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
+
+pub use error::{StoreError, StoreResult};
+pub use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+
+/// The default database: an embedded SQLite file in the working directory, created on demand.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://spine.db?mode=rwc";
+
+/// A handle on one Market Spine database (SQLite or PostgreSQL).
+///
+/// Cheap to clone: it wraps SeaORM's pooled connection.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    ///
+    /// SQLite runs in WAL mode with foreign keys on and a busy timeout, so a reader (the HTTP
+    /// server) and a writer (an ingest) can share the file.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        Self::connect_with(ConnectOptions::new(url.to_string())).await
+    }
+
+    /// Connects with explicit options (tests use this to pin a PostgreSQL schema).
+    pub async fn connect_with(mut options: ConnectOptions) -> StoreResult<Store> {
+        let url = options.get_url().to_string();
+        options
+            .sqlx_logging(false)
+            // A wrong URL or a server that is down should fail in seconds, not hang: the pool
+            // retries refused connections until the acquire timeout.
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(30))
+            });
+        let db = Database::connect(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(&url),
+                source,
+            })?;
+        Ok(Store { db })
+    }
+
+    /// Wraps an existing connection.
+    pub fn from_connection(db: DatabaseConnection) -> Store {
+        Store { db }
+    }
+
+    /// The pooled connection, for calling repository functions outside a transaction.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which backend this store talks to.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies every pending migration. Applying twice is a no-op.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction: pass it to every repository call of one unit of work, then
+    /// `commit()`. Dropping it without commit rolls everything back.
+    pub async fn begin(&self) -> StoreResult<DatabaseTransaction> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(self) -> StoreResult<()> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+/// The URL with any password replaced by `***`, so error messages and output can name the
+/// database without leaking credentials into terminals, logs and CI output.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..authority_start],
+        &authority[..colon],
+        &url[authority_start + at..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://spine:hunter2@db:5432/spine"),
+            "postgres://spine:***@db:5432/spine"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url("sqlite://spine.db?mode=rwc"),
+            "sqlite://spine.db?mode=rwc"
+        );
+        assert_eq!(
+            redact_url("postgres://spine@db/spine?sslmode=require&x=a@b"),
+            "postgres://spine@db/spine?sslmode=require&x=a@b"
+        );
+        assert_eq!(redact_url("foo://x"), "foo://x");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+}

@@ -1,0 +1,782 @@
+//! Repository behaviour, run on SQLite and (when `SPINE_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde_json::json;
+use spine_model::{
+    Category, DependencyType, Domain, ExecutionStatus, PartitionKey, ReadinessCriteria,
+    ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage, Tier, WorkItemState,
+};
+use spine_store::anomalies::{AnomalyExt, AnomalyFilter, NewAnomaly};
+use spine_store::captures::{CaptureOutcome, NewCapture};
+use spine_store::lineage::{NewCalcInput, NewDependency};
+use spine_store::manifest::StageRecord;
+use spine_store::readiness::Evaluation;
+use spine_store::rejects::NewReject;
+use spine_store::schedules::NewSchedule;
+use spine_store::test_support::for_each_backend;
+use spine_store::work_items::NewWorkItem;
+use spine_store::{
+    StoreError, anomalies, captures, executions, lineage, manifest, readiness, rejects, schedules,
+    work_items,
+};
+
+fn t(h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, h, 0, 0).unwrap()
+}
+
+fn finra() -> Domain {
+    Domain::parse(Domain::FINRA_OTC).unwrap()
+}
+
+fn week() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 12, 19).unwrap()
+}
+
+fn otc() -> PartitionKey {
+    PartitionKey::week_tier(week(), Tier::Otc)
+}
+
+fn capture(hash: &str, at: DateTime<Utc>) -> NewCapture {
+    NewCapture {
+        domain: finra(),
+        partition: otc(),
+        content_hash: hash.to_string(),
+        source_locator: "file:///data/otc.csv".to_string(),
+        source_last_update: NaiveDate::from_ymd_opt(2026, 1, 16),
+        captured_at: at,
+        rows_read: 10,
+        rows_accepted: 9,
+        rows_rejected: 1,
+        metadata: Some(json!({"week_derivation": "explicit"})),
+    }
+}
+
+#[tokio::test]
+async fn captures_are_idempotent_and_revisions_supersede() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let first = captures::record(conn, capture("aaa", t(1))).await.unwrap();
+        let CaptureOutcome::New(first) = first else {
+            panic!("{}: first capture must be New", db.backend)
+        };
+        assert!(first.capture_id.starts_with("cap_"));
+        assert_eq!(first.supersedes_capture_id, None);
+
+        let again = captures::record(conn, capture("aaa", t(2))).await.unwrap();
+        assert!(matches!(&again, CaptureOutcome::Unchanged(c) if c.capture_id == first.capture_id));
+        assert_eq!(
+            captures::history(conn, &finra(), &otc())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let rev = captures::record(conn, capture("bbb", t(3))).await.unwrap();
+        let CaptureOutcome::Revision {
+            capture: rev,
+            previous,
+        } = rev
+        else {
+            panic!("{}: changed bytes must be a Revision", db.backend)
+        };
+        assert_eq!(previous.capture_id, first.capture_id);
+        assert_eq!(
+            rev.supersedes_capture_id.as_deref(),
+            Some(first.capture_id.as_str())
+        );
+        assert_ne!(rev.capture_id, first.capture_id);
+
+        let latest = captures::latest(conn, &finra(), &otc())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.capture_id, rev.capture_id);
+        let as_of = captures::as_of(conn, &finra(), &otc(), t(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(as_of.capture_id, first.capture_id);
+        assert!(
+            captures::as_of(conn, &finra(), &otc(), t(0))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            latest.metadata_json,
+            Some(json!({"week_derivation": "explicit"}))
+        );
+        assert_eq!(latest.captured_at, t(3));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn latest_covered_selects_every_tier_of_a_week() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let other_week = NaiveDate::from_ymd_opt(2025, 12, 26).unwrap();
+        for (i, tier) in Tier::ALL.iter().enumerate() {
+            let mut c = capture(&format!("h{i}"), t(1));
+            c.partition = PartitionKey::week_tier(week(), *tier);
+            captures::record(conn, c).await.unwrap();
+        }
+        let mut rev = capture("h-rev", t(2));
+        rev.partition = PartitionKey::week_tier(week(), Tier::Otc);
+        let rev = captures::record(conn, rev).await.unwrap();
+        let mut later = capture("other", t(1));
+        later.partition = PartitionKey::week_tier(other_week, Tier::Otc);
+        captures::record(conn, later).await.unwrap();
+
+        let covered = captures::latest_covered(conn, &finra(), &PartitionKey::week(week()))
+            .await
+            .unwrap();
+        assert_eq!(covered.len(), 3, "{}", db.backend);
+        let otc_latest = covered
+            .iter()
+            .find(|c| c.partition_key == otc().canonical())
+            .unwrap();
+        assert_eq!(otc_latest.capture_id, rev.capture().capture_id);
+        let all = captures::latest_covered(conn, &finra(), &PartitionKey::new())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 4);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn manifest_keeps_the_latest_capture_per_stage() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let stage = |stage, capture_id: &str, rows, at| StageRecord {
+            domain: finra(),
+            partition: otc(),
+            stage,
+            capture_id: capture_id.to_string(),
+            row_count: rows,
+            metrics: Some(json!({"rows": rows})),
+            execution_id: Some("exec_1".into()),
+            batch_id: None,
+            updated_at: at,
+        };
+        for s in Stage::ALL {
+            manifest::record_stage(conn, stage(*s, "cap_a", 10, t(1)))
+                .await
+                .unwrap();
+        }
+        manifest::record_stage(conn, stage(Stage::Raw, "cap_b", 12, t(2)))
+            .await
+            .unwrap();
+        let entries = manifest::stages(conn, &finra(), &otc()).await.unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].stage, "RAW");
+        assert_eq!(entries[0].capture_id, "cap_b");
+        assert_eq!(entries[0].row_count, 12);
+        assert_eq!(entries[2].stage, "CALC");
+        assert_eq!(entries[2].capture_id, "cap_a");
+        assert_eq!(
+            manifest::furthest_stage(&entries, "cap_a"),
+            Some(Stage::Calc)
+        );
+        assert_eq!(
+            manifest::furthest_stage(&entries, "cap_b"),
+            Some(Stage::Raw)
+        );
+        assert_eq!(manifest::list(conn, &finra()).await.unwrap().len(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rejects_are_stored_in_bulk_and_in_line_order() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let rows: Vec<NewReject> = (0..2_500)
+            .rev()
+            .map(|i| NewReject {
+                domain: finra(),
+                partition: otc(),
+                stage: Stage::Raw,
+                capture_id: "cap_x".into(),
+                line_number: Some(i + 2),
+                reason_code: "NON_NUMERIC_QUANTITY".into(),
+                detail: format!("totalWeeklyShareQuantity `x{i}` is not a whole number"),
+                raw_line: format!("OTC|SYM{i}|Name|Venue|MPID|x{i}|1|2026-01-16"),
+                source_locator: Some("otc.csv".into()),
+                execution_id: None,
+                created_at: t(1),
+            })
+            .collect();
+        assert_eq!(rejects::insert_many(conn, rows).await.unwrap(), 2_500);
+        assert_eq!(rejects::insert_many(conn, Vec::new()).await.unwrap(), 0);
+        assert_eq!(
+            rejects::count_for_capture(conn, "cap_x").await.unwrap(),
+            2_500
+        );
+        let stored = rejects::for_capture(conn, "cap_x").await.unwrap();
+        assert_eq!(stored[0].line_number, Some(2));
+        assert_eq!(
+            stored[0].raw_line,
+            "OTC|SYM0|Name|Venue|MPID|x0|1|2026-01-16"
+        );
+        assert_eq!(stored.last().unwrap().line_number, Some(2_501));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn anomalies_filter_and_resolve_with_a_required_note() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let other =
+            PartitionKey::week_tier(NaiveDate::from_ymd_opt(2025, 12, 26).unwrap(), Tier::Otc);
+        let a = anomalies::record(
+            conn,
+            NewAnomaly {
+                partition: Some(otc()),
+                stage: Some(Stage::Normalized),
+                details: Some(json!({"affected": 3})),
+                sample_records: Some(json!([{"symbol": "AAA"}])),
+                affected_records: Some(3),
+                ..NewAnomaly::new(
+                    finra(),
+                    Severity::Critical,
+                    Category::BusinessRule,
+                    "trades without shares",
+                    t(1),
+                )
+            },
+        )
+        .await
+        .unwrap();
+        anomalies::record(
+            conn,
+            NewAnomaly {
+                partition: Some(other),
+                ..NewAnomaly::new(
+                    finra(),
+                    Severity::Warn,
+                    Category::Completeness,
+                    "few venues",
+                    t(2),
+                )
+            },
+        )
+        .await
+        .unwrap();
+
+        let all = anomalies::list(conn, &AnomalyFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].severity().unwrap(), Severity::Critical);
+        assert_eq!(all[0].partition().unwrap(), Some(otc()));
+        let by_week = AnomalyFilter {
+            week_ending: Some(week()),
+            ..Default::default()
+        };
+        assert_eq!(anomalies::list(conn, &by_week).await.unwrap().len(), 1);
+        let scope = AnomalyFilter {
+            partition: Some(PartitionKey::week(week())),
+            ..Default::default()
+        };
+        assert_eq!(anomalies::list(conn, &scope).await.unwrap()[0].id, a.id);
+        let errors_up = AnomalyFilter {
+            min_severity: Some(Severity::Error),
+            ..Default::default()
+        };
+        assert_eq!(anomalies::list(conn, &errors_up).await.unwrap().len(), 1);
+        let warn = AnomalyFilter {
+            severity: Some(Severity::Warn),
+            ..Default::default()
+        };
+        assert_eq!(
+            anomalies::list(conn, &warn).await.unwrap()[0].message,
+            "few venues"
+        );
+        let cat = AnomalyFilter {
+            category: Some(Category::Completeness),
+            ..Default::default()
+        };
+        assert_eq!(anomalies::list(conn, &cat).await.unwrap().len(), 1);
+
+        let err = anomalies::resolve(conn, a.id, "   ", t(3))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid(ref m) if m.contains("note is required")),
+            "{err}"
+        );
+        let resolved = anomalies::resolve(conn, a.id, "vendor re-sent the file", t(3))
+            .await
+            .unwrap();
+        assert_eq!(resolved.resolved_at, Some(t(3)));
+        assert_eq!(
+            resolved.resolution_note.as_deref(),
+            Some("vendor re-sent the file")
+        );
+        assert!(anomalies::resolve(conn, a.id, "again", t(4)).await.is_err());
+        assert!(matches!(
+            anomalies::resolve(conn, 9_999, "x", t(4)).await,
+            Err(StoreError::NotFound { .. })
+        ));
+
+        let open = AnomalyFilter {
+            unresolved_only: true,
+            ..Default::default()
+        };
+        let open = anomalies::list(conn, &open).await.unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].message, "few venues");
+        assert_eq!(all[0].details_json, Some(json!({"affected": 3})));
+    })
+    .await;
+}
+
+fn evaluation(ready: bool, captures: &[&str], at: DateTime<Utc>) -> Evaluation {
+    Evaluation {
+        domain: finra(),
+        partition: PartitionKey::week(week()),
+        ready_for: ReadyFor::Trading,
+        status: if ready {
+            ReadinessStatus::Ready
+        } else {
+            ReadinessStatus::NotReady
+        },
+        criteria: ReadinessCriteria {
+            all_partitions_present: ready,
+            all_stages_complete: true,
+            no_critical_anomalies: true,
+            dependencies_current: true,
+            age_exceeds_preliminary: true,
+        },
+        blocking_issues: if ready {
+            vec![]
+        } else {
+            vec!["missing tier NMS_TIER_2".into()]
+        },
+        captures_judged: captures.iter().map(|c| c.to_string()).collect(),
+        evaluated_at: at,
+        evaluated_by: "ops".into(),
+    }
+}
+
+#[tokio::test]
+async fn readiness_keeps_current_status_and_an_append_only_history() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let (cur, _) = readiness::record_evaluation(conn, evaluation(false, &["cap_a"], t(1)))
+            .await
+            .unwrap();
+        assert!(!cur.is_ready);
+        assert_eq!(cur.certified_at, None);
+        assert_eq!(cur.blocking_issues, json!(["missing tier NMS_TIER_2"]));
+
+        let (cur, event) =
+            readiness::record_evaluation(conn, evaluation(true, &["cap_a", "cap_b"], t(2)))
+                .await
+                .unwrap();
+        assert!(cur.is_ready);
+        assert_eq!(cur.certified_at, Some(t(2)));
+        assert_eq!(cur.certified_by.as_deref(), Some("ops"));
+        assert_eq!(event.certified_at, Some(t(2)));
+
+        // Re-judging the same captures keeps the original certification time.
+        let (cur, _) =
+            readiness::record_evaluation(conn, evaluation(true, &["cap_a", "cap_b"], t(3)))
+                .await
+                .unwrap();
+        assert_eq!(cur.certified_at, Some(t(2)));
+        assert_eq!(cur.evaluated_at, t(3));
+
+        // A revision re-certifies.
+        let (cur, _) =
+            readiness::record_evaluation(conn, evaluation(true, &["cap_a", "cap_c"], t(4)))
+                .await
+                .unwrap();
+        assert_eq!(cur.certified_at, Some(t(4)));
+        assert_eq!(cur.captures_judged, json!(["cap_a", "cap_c"]));
+
+        let history = readiness::history(conn, &finra(), None, None)
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 4);
+        assert!(!history[0].is_ready);
+        assert_eq!(history[0].captures_judged, json!(["cap_a"]));
+        let windowed = readiness::history(conn, &finra(), t(1).date_naive().succ_opt(), None)
+            .await
+            .unwrap();
+        assert!(windowed.is_empty());
+        let current = readiness::current(
+            conn,
+            &finra(),
+            &PartitionKey::week(week()),
+            ReadyFor::Trading,
+        )
+        .await
+        .unwrap();
+        assert_eq!(current.unwrap().id, cur.id);
+        assert!(
+            readiness::current(
+                conn,
+                &finra(),
+                &PartitionKey::week(week()),
+                ReadyFor::Compliance
+            )
+            .await
+            .unwrap()
+            .is_none()
+        );
+        assert_eq!(
+            readiness::list_current(conn, Some(&finra()))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // The audit trail cannot be rewritten, even by hand.
+        use sea_orm::ConnectionTrait;
+        let update = conn
+            .execute_unprepared("UPDATE core_readiness_history SET is_ready = NOT is_ready")
+            .await;
+        assert!(
+            update.is_err(),
+            "{}: history must refuse UPDATE",
+            db.backend
+        );
+        let delete = conn
+            .execute_unprepared("DELETE FROM core_readiness_history")
+            .await;
+        assert!(
+            delete.is_err(),
+            "{}: history must refuse DELETE",
+            db.backend
+        );
+        assert_eq!(
+            readiness::history(conn, &finra(), None, None)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lineage_records_dependencies_and_consumed_inputs() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let calendar = Domain::parse(Domain::EXCHANGE_CALENDAR).unwrap();
+        let dep = NewDependency {
+            calc_domain: finra(),
+            calc_pipeline: "finra_otc.calc".into(),
+            calc_table: Some("finra_otc_volume_per_day".into()),
+            depends_on_domain: calendar.clone(),
+            depends_on_table: "ref_calendar_trading_days".into(),
+            dependency_type: DependencyType::Required,
+            description: Some("trading days divide weekly volume".into()),
+        };
+        let first = lineage::register_dependency(conn, dep.clone(), t(1))
+            .await
+            .unwrap();
+        let again = lineage::register_dependency(
+            conn,
+            NewDependency {
+                description: Some("updated".into()),
+                ..dep
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.id, again.id);
+        assert_eq!(again.description.as_deref(), Some("updated"));
+        assert_eq!(
+            lineage::list_dependencies(conn, Some(&finra()))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            lineage::dependents_of(conn, &calendar, Some("ref_calendar_trading_days"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            lineage::dependents_of(conn, &finra(), None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let cal_key = PartitionKey::new()
+            .with("exchange_code", "XNYS")
+            .with("year", "2025");
+        let input = |cap: &str| NewCalcInput {
+            calc_domain: finra(),
+            calc_table: "finra_otc_volume_per_day".into(),
+            calc_partition: otc(),
+            calc_capture_id: "cap_f".into(),
+            input_domain: calendar.clone(),
+            input_table: Some("ref_calendar_trading_days".into()),
+            input_partition: cal_key.clone(),
+            input_capture_id: cap.into(),
+            recorded_at: t(1),
+        };
+        lineage::record_calc_input(conn, input("cap_cal1"))
+            .await
+            .unwrap();
+        lineage::record_calc_input(conn, input("cap_cal2"))
+            .await
+            .unwrap();
+        let inputs = lineage::inputs_of(conn, "cap_f").await.unwrap();
+        assert_eq!(inputs.len(), 1, "a recompute replaces the consumed input");
+        assert_eq!(inputs[0].input_capture_id, "cap_cal2");
+        assert_eq!(
+            lineage::consumers_of(conn, &calendar, &cal_key)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn schedules_upsert_and_validate_templates() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let s = NewSchedule {
+            domain: finra(),
+            pipeline: "finra_otc.ingest".into(),
+            schedule_type: ScheduleType::Weekly,
+            cron_expression: None,
+            partition_template: r#"{"tier":"${TIER}","week_ending":"${FRIDAY}"}"#.into(),
+            partition_values: Some(json!({"TIER": ["NMS_TIER_1", "NMS_TIER_2", "OTC"]})),
+            expected_delay_hours: Some(336),
+            preliminary_hours: Some(48),
+            description: Some("FINRA OTC weekly".into()),
+            is_active: true,
+        };
+        let a = schedules::upsert(conn, s.clone(), t(1)).await.unwrap();
+        let b = schedules::upsert(
+            conn,
+            NewSchedule {
+                preliminary_hours: Some(72),
+                ..s.clone()
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(b.preliminary_hours, Some(72));
+        assert_eq!(
+            b.partition_values,
+            Some(json!({"TIER": ["NMS_TIER_1", "NMS_TIER_2", "OTC"]}))
+        );
+        let bad = schedules::upsert(
+            conn,
+            NewSchedule {
+                partition_template: "{tier}".into(),
+                ..s.clone()
+            },
+            t(3),
+        )
+        .await;
+        assert!(matches!(bad, Err(StoreError::Invalid(ref m)) if m.contains("partition_template")));
+        schedules::upsert(
+            conn,
+            NewSchedule {
+                pipeline: "other".into(),
+                is_active: false,
+                ..s
+            },
+            t(3),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            schedules::list(conn, Some(&finra()), false)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(schedules::list(conn, None, true).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn work_items_claim_retry_with_backoff_and_fail() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let item = NewWorkItem {
+            domain: finra(),
+            pipeline: "finra_otc.ingest".into(),
+            partition: otc(),
+            params: None,
+            desired_at: t(1),
+            priority: 100,
+            max_attempts: 2,
+        };
+        let a = work_items::enqueue(conn, item.clone(), t(0)).await.unwrap();
+        let b = work_items::enqueue(conn, item, t(0)).await.unwrap();
+        assert_eq!(a.id, b.id, "enqueueing twice keeps one item");
+        assert!(
+            work_items::claim_next(conn, "w1", t(0))
+                .await
+                .unwrap()
+                .is_none(),
+            "not due yet"
+        );
+
+        let claimed = work_items::claim_next(conn, "w1", t(1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.state, WorkItemState::Running.as_str());
+        assert_eq!(claimed.attempt_count, 1);
+        assert_eq!(claimed.locked_by.as_deref(), Some("w1"));
+        assert!(
+            work_items::claim_next(conn, "w2", t(1))
+                .await
+                .unwrap()
+                .is_none(),
+            "no double claim"
+        );
+
+        let retry = work_items::fail(conn, a.id, "HTTP 503", Duration::minutes(10), t(1))
+            .await
+            .unwrap();
+        assert_eq!(retry.state, "RETRY_WAIT");
+        assert_eq!(retry.next_attempt_at, Some(t(1) + Duration::minutes(10)));
+        assert!(
+            work_items::claim_next(conn, "w1", t(1))
+                .await
+                .unwrap()
+                .is_none(),
+            "backing off"
+        );
+        let second = work_items::claim_next(conn, "w2", t(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.attempt_count, 2);
+        let failed = work_items::fail(conn, a.id, "HTTP 503 again", Duration::minutes(10), t(2))
+            .await
+            .unwrap();
+        assert_eq!(failed.state, "FAILED");
+        assert_eq!(failed.last_error.as_deref(), Some("HTTP 503 again"));
+        assert!(
+            work_items::complete(conn, a.id, "exec", t(3))
+                .await
+                .is_err(),
+            "only RUNNING completes"
+        );
+        assert_eq!(
+            work_items::list(conn, Some(WorkItemState::Failed))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn executions_record_start_and_finish() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let e = executions::start(
+            conn,
+            executions::NewExecution {
+                pipeline: "finra_otc.ingest".into(),
+                domain: finra(),
+                partition: Some(otc()),
+                params: Some(json!({"file": "otc.csv"})),
+                trigger_source: "cli".into(),
+                work_item_id: None,
+                started_at: t(1),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(e.status, "RUNNING");
+        let done = executions::finish(
+            conn,
+            &e.execution_id,
+            ExecutionStatus::Completed,
+            Some(9),
+            None,
+            t(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(done.status, "COMPLETED");
+        assert_eq!(done.finished_at, Some(t(2)));
+        assert_eq!(executions::recent(conn, 5).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_unit_of_work_rolls_back_as_a_whole() {
+    for_each_backend(|db| async move {
+        let txn = db.store.begin().await.unwrap();
+        captures::record(&txn, capture("zzz", t(1))).await.unwrap();
+        anomalies::record(
+            &txn,
+            NewAnomaly::new(finra(), Severity::Info, Category::Freshness, "x", t(1)),
+        )
+        .await
+        .unwrap();
+        drop(txn); // no commit: a crash part-way
+        let conn = db.store.conn();
+        assert!(
+            captures::latest(conn, &finra(), &otc())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            anomalies::list(conn, &AnomalyFilter::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_runs_when_configured() {
+    let ran = for_each_backend(|_| async {}).await;
+    assert_eq!(ran[0], "sqlite");
+    if std::env::var(spine_store::test_support::POSTGRES_URL_VAR).is_ok_and(|v| !v.is_empty()) {
+        assert_eq!(ran, vec!["sqlite", "postgres"]);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_url_is_a_clear_error() {
+    let err = spine_store::Store::connect("postgres://nobody:secret@127.0.0.1:1/none")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("cannot connect to database `postgres://nobody:***@127.0.0.1:1/none`"),
+        "{msg}"
+    );
+    assert!(!msg.contains("secret"));
+}
