@@ -1,0 +1,247 @@
+//! The command line, declared with clap's derive API. Parsing only: the commands live in
+//! [`crate::commands`].
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+use spine_model::Tier;
+
+use crate::output::Format;
+
+/// Market Spine: FINRA OTC Transparency analytics that say whether a week can be trusted.
+#[derive(Debug, Parser)]
+#[command(name = "spine", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  spine demo\n  spine db migrate --database-url sqlite://spine.db?mode=rwc\n  spine status --format json"
+)]
+pub struct Cli {
+    /// Options every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database URL: `sqlite://PATH?mode=rwc` (embedded, the default) or `postgres://…`.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = spine_store::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// The clock for every time-dependent step (RFC 3339), e.g. `2026-01-20T09:00:00Z`.
+    /// Defaults to the system clock.
+    #[arg(long, global = true, env = "SPINE_NOW", value_parser = parse_rfc3339)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time such as 2026-01-20T09:00:00Z ({e})"))
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Database administration.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// What is captured, what is open and what is certified, per domain.
+    #[command(after_help = "Example:\n  spine status --format json")]
+    Status,
+    /// Ingest a source file through every stage (RAW → NORMALIZED → CALC).
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Exchange calendars (holidays and trading days).
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// Query the analytics of a week (latest capture unless --capture is given).
+    Query(QueryArgs),
+    /// List the registered pipelines.
+    #[command(after_help = "Example:\n  spine pipelines")]
+    Pipelines,
+    /// Run one registered pipeline stage for a partition.
+    #[command(
+        after_help = "Examples:\n  spine run finra_otc.normalize --week-ending 2025-12-19 --tier OTC\n  spine run finra_otc.ingest --file otc.csv"
+    )]
+    Run(RunArgs),
+    /// Generate realistic FINRA OTC weekly files (deterministic from a seed).
+    #[command(subcommand)]
+    Gen(GenCommand),
+    /// Generate a few weeks for all tiers, ingest them with the calendar into DIR/spine.db, and
+    /// show what happened.
+    #[command(after_help = "Example:\n  spine demo --dir demo")]
+    Demo(DemoArgs),
+}
+
+/// `spine ingest …`
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// A FINRA OTC Transparency weekly file (pipe-delimited), from a path or an http(s) URL.
+    #[command(
+        after_help = "Examples:\n  spine ingest finra-otc --file finra_otc_weekly_otc_20251219.csv\n  spine ingest finra-otc --file http://127.0.0.1:8000/otc.csv --tier OTC --week-ending 2025-12-19 --format json"
+    )]
+    FinraOtc(FinraIngestArgs),
+}
+
+/// Arguments of `spine ingest finra-otc`.
+#[derive(Debug, Clone, Args)]
+pub struct FinraIngestArgs {
+    /// The file: a path or an http(s) URL.
+    #[arg(long)]
+    pub file: String,
+    /// The tier the file holds; an error if the file says otherwise.
+    #[arg(long, value_parser = parse_tier)]
+    pub tier: Option<Tier>,
+    /// The Friday ending the covered week; derived from lastUpdateDate and the tier's
+    /// publication lag when omitted (and the derivation is recorded in the capture).
+    #[arg(long, value_parser = parse_date)]
+    pub week_ending: Option<NaiveDate>,
+    /// Publication lag of NMS Tier 1 in days, for deriving the week.
+    #[arg(long, default_value_t = 14)]
+    pub lag_tier1_days: u32,
+    /// Publication lag of NMS Tier 2 and OTC in days, for deriving the week.
+    #[arg(long, default_value_t = 28)]
+    pub lag_tier2_otc_days: u32,
+}
+
+/// `spine calendar …`
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Ingest a holiday file (JSON: exchange_code, year, holidays[{date,name}]).
+    #[command(after_help = "Example:\n  spine calendar ingest --file xnys_2025.json")]
+    Ingest {
+        /// The holiday file.
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+/// The analytics `spine query` can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryKind {
+    /// Per symbol: total shares, trades, venue count.
+    Summary,
+    /// Per venue (MPID): shares and share of the tier.
+    VenueShare,
+    /// Per symbol: HHI venue concentration.
+    Hhi,
+    /// Per tier: share of all tiers' shares.
+    TierSplit,
+    /// Per symbol: shares per trading day.
+    VolumePerDay,
+}
+
+/// Arguments of `spine query`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  spine query summary --week-ending 2025-12-19 --tier OTC --symbol AAPL\n  spine query tier-split --week-ending 2025-12-19 --format csv"
+)]
+pub struct QueryArgs {
+    /// Which analytics.
+    #[arg(value_enum)]
+    pub kind: QueryKind,
+    /// The Friday ending the week.
+    #[arg(long, value_parser = parse_date)]
+    pub week_ending: NaiveDate,
+    /// The tier (required except for tier-split).
+    #[arg(long, value_parser = parse_tier)]
+    pub tier: Option<Tier>,
+    /// Only this symbol.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// A specific capture instead of the latest.
+    #[arg(long)]
+    pub capture: Option<String>,
+}
+
+/// Arguments of `spine run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The pipeline's registered name (see `spine pipelines`).
+    pub pipeline: String,
+    /// The Friday ending the week (for stages that work on a stored capture).
+    #[arg(long, value_parser = parse_date)]
+    pub week_ending: Option<NaiveDate>,
+    /// The tier (for stages that work on a stored capture).
+    #[arg(long, value_parser = parse_tier)]
+    pub tier: Option<Tier>,
+    /// The input file (for ingest pipelines).
+    #[arg(long)]
+    pub file: Option<String>,
+}
+
+/// `spine gen …`
+#[derive(Debug, Subcommand)]
+pub enum GenCommand {
+    /// FINRA OTC weekly files for all three tiers.
+    #[command(
+        after_help = "Examples:\n  spine gen finra-otc --out data --weeks 4\n  spine gen finra-otc --out data --weeks 2 --inject negative-quantity --inject duplicate-pair"
+    )]
+    FinraOtc(GenArgs),
+}
+
+/// Arguments of `spine gen finra-otc`.
+#[derive(Debug, Clone, Args)]
+pub struct GenArgs {
+    /// Output directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of consecutive weeks.
+    #[arg(long, default_value_t = 4)]
+    pub weeks: u32,
+    /// Symbols per tier.
+    #[arg(long, default_value_t = 3_000)]
+    pub symbols: usize,
+    /// Venues (MPIDs).
+    #[arg(long, default_value_t = 50)]
+    pub mpids: usize,
+    /// Random seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The Friday ending the first week.
+    #[arg(long, value_parser = parse_date, default_value = "2025-11-28")]
+    pub first_week_ending: NaiveDate,
+    /// A fault to inject into the last week (repeatable); `--inject help` lists them.
+    #[arg(long = "inject")]
+    pub inject: Vec<String>,
+}
+
+/// Arguments of `spine demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Where to write the generated files and `spine.db`.
+    #[arg(long, default_value = "demo")]
+    pub dir: PathBuf,
+    /// Weeks to generate.
+    #[arg(long, default_value_t = 3)]
+    pub weeks: u32,
+}
+
+fn parse_tier(s: &str) -> Result<Tier, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))
+}
+
+/// `spine db …`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply every pending migration (creating the database file if needed). Idempotent.
+    #[command(
+        after_help = "Example:\n  spine db migrate --database-url postgres://postgres@127.0.0.1/spine"
+    )]
+    Migrate,
+    /// List the migrations and whether each is applied.
+    #[command(after_help = "Example:\n  spine db status")]
+    Status,
+}

@@ -1,0 +1,72 @@
+//! One module per command family. Each takes the parsed arguments and a [`Context`], calls the
+//! store and the rules, and renders through [`crate::output`].
+
+pub mod calendar;
+pub mod db;
+pub mod demo;
+pub mod generate;
+pub mod ingest;
+pub mod pipelines;
+pub mod query;
+pub mod status;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use spine_store::Store;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::clock::Clock;
+use crate::output::Format;
+
+/// What every command gets: the parsed global options and the run's clock.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The global options.
+    pub global: GlobalArgs,
+    /// The run's clock (`--now` or the system clock).
+    pub clock: Clock,
+}
+
+impl Context {
+    /// Builds the context from the global options.
+    pub fn new(global: GlobalArgs) -> Context {
+        let clock = global.now.map(Clock::fixed).unwrap_or_else(Clock::system);
+        Context { global, clock }
+    }
+
+    /// The output format.
+    pub fn format(&self) -> Format {
+        self.global.format
+    }
+
+    /// Opens the database and brings its schema up to date: every command can then assume the
+    /// schema exists, and a fresh SQLite file just works.
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        let store = Store::connect(&self.global.database_url).await?;
+        store
+            .migrate()
+            .await
+            .context("cannot apply the database migrations")?;
+        crate::pipelines::exchange_calendar::load_shipped(&store, self.clock.now())
+            .await
+            .context("cannot load the shipped exchange calendars")?;
+        Ok(store)
+    }
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context::new(cli.global);
+    match cli.command {
+        Command::Db(cmd) => db::run(&ctx, cmd).await,
+        Command::Status => status::run(&ctx).await,
+        Command::Ingest(cmd) => ingest::run(&ctx, cmd).await,
+        Command::Calendar(cmd) => calendar::run(&ctx, cmd).await,
+        Command::Query(args) => query::run(&ctx, args).await,
+        Command::Pipelines => pipelines::list(&ctx),
+        Command::Run(args) => pipelines::run(&ctx, args).await,
+        Command::Gen(cmd) => generate::run(&ctx, cmd),
+        Command::Demo(args) => demo::run(&ctx, args).await,
+    }
+}

@@ -1,0 +1,95 @@
+//! `spine query summary|venue-share|hhi|tier-split|volume-per-day`.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use serde_json::json;
+use spine_store::finra_otc as repo;
+
+use crate::cli::{QueryArgs, QueryKind};
+use crate::commands::Context;
+use crate::output::{Table, emit};
+use crate::pipelines::finra_otc::resolve_capture;
+
+/// Runs `spine query`.
+pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let store = ctx.open_store().await?;
+    let symbol = args.symbol.as_deref();
+    if args.kind == QueryKind::TierSplit {
+        let rows = repo::tier_split(store.conn(), args.week_ending).await?;
+        let mut table = Table::new(["tier", "shares", "share", "capture_id"]);
+        for r in &rows {
+            table.push([
+                r.tier.to_string(),
+                r.shares.to_string(),
+                format!("{:.6}", r.share),
+                r.capture_id.clone(),
+            ]);
+        }
+        emit(ctx.format(), &table, Some(&serde_json::to_value(&rows)?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(tier) = args.tier else {
+        bail!("--tier is required for this query (NMS_TIER_1, NMS_TIER_2 or OTC)");
+    };
+    let capture = resolve_capture(&store, args.week_ending, tier, args.capture.as_deref()).await?;
+    let id = capture.capture_id.as_str();
+    let (table, json) = match args.kind {
+        QueryKind::Summary => {
+            let rows = repo::symbol_summary(store.conn(), id, symbol).await?;
+            let mut t = Table::new(["symbol", "total_shares", "total_trades", "venue_count"]);
+            for r in &rows {
+                t.push([
+                    r.symbol.clone(),
+                    r.total_shares.to_string(),
+                    r.total_trades.to_string(),
+                    r.venue_count.to_string(),
+                ]);
+            }
+            (t, serde_json::to_value(&rows)?)
+        }
+        QueryKind::VenueShare => {
+            let rows = repo::venue_share(store.conn(), id).await?;
+            let mut t = Table::new(["mpid", "shares", "share"]);
+            for r in &rows {
+                t.push([
+                    r.mpid.clone(),
+                    r.shares.to_string(),
+                    format!("{:.6}", r.share),
+                ]);
+            }
+            (t, serde_json::to_value(&rows)?)
+        }
+        QueryKind::Hhi => {
+            let rows = repo::hhi(store.conn(), id, symbol).await?;
+            let mut t = Table::new(["symbol", "hhi", "venue_count"]);
+            for r in &rows {
+                t.push([
+                    r.symbol.clone(),
+                    format!("{:.6}", r.hhi),
+                    r.venue_count.to_string(),
+                ]);
+            }
+            (t, serde_json::to_value(&rows)?)
+        }
+        QueryKind::VolumePerDay => {
+            let (rows, _calendar) = repo::volume_per_day(store.conn(), id, symbol).await?;
+            let mut t = Table::new(["symbol", "trading_days", "shares_per_day"]);
+            for r in &rows {
+                t.push([
+                    r.symbol.clone(),
+                    r.trading_days.to_string(),
+                    format!("{:.2}", r.shares_per_day),
+                ]);
+            }
+            let json = json!(rows
+                .iter()
+                .map(|r| json!({"symbol": r.symbol, "trading_days": r.trading_days, "shares_per_day": r.shares_per_day}))
+                .collect::<Vec<_>>());
+            (t, json)
+        }
+        QueryKind::TierSplit => unreachable!("handled above"),
+    };
+    emit(ctx.format(), &table, Some(&json))?;
+    Ok(ExitCode::SUCCESS)
+}

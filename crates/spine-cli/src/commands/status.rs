@@ -1,0 +1,43 @@
+//! `spine status`: the state of every domain at a glance.
+
+use std::process::ExitCode;
+
+use crate::commands::Context;
+use crate::output::{Format, Table, emit};
+
+/// Runs `spine status`.
+pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
+    let store = ctx.open_store().await?;
+    let domains = spine_store::overview::domains(store.conn()).await?;
+    let mut table = Table::new([
+        "domain",
+        "partitions",
+        "captures",
+        "latest_capture",
+        "open_anomalies",
+        "ready",
+        "not_ready",
+    ]);
+    for d in &domains {
+        table.push([
+            d.domain.clone(),
+            d.partitions.to_string(),
+            d.captures.to_string(),
+            d.latest_captured_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "-".into()),
+            d.open_anomalies.to_string(),
+            d.ready.to_string(),
+            d.not_ready.to_string(),
+        ]);
+    }
+    if domains.is_empty() && ctx.format() == Format::Table {
+        println!(
+            "No data yet in {}. Ingest a week with `spine ingest finra-otc --file PATH`, or run `spine demo`.",
+            spine_store::redact_url(&ctx.global.database_url)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    emit(ctx.format(), &table, Some(&serde_json::to_value(&domains)?))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,28 @@
+//! The `spine` binary: parses the command line, runs the command, maps the outcome to an exit
+//! code (0 success, 1 runtime error with a one-line cause on stderr, 2 usage error, 3 not ready).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use spine_cli::cli::Cli;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SPINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match spine_cli::commands::run(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            // One line: the error and its causes, outermost first.
+            let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", causes.join(": "));
+            ExitCode::from(1)
+        }
+    }
+}

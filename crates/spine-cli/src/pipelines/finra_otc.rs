@@ -1,0 +1,720 @@
+//! The FINRA OTC Transparency pipeline: file → RAW → NORMALIZED → CALC, one transaction per
+//! stage, every capture, reject and stage recorded.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+use spine_model::{Domain, PartitionKey, Stage, Tier};
+use spine_store::captures::{self, Capture, CaptureOutcome, NewCapture};
+use spine_store::finra_otc::{
+    self as repo, CaptureCalcs, HhiRow, NormalizedRow, RawRow, SymbolSummaryRow, TierSplitRow,
+    VenueShareRow, VolumePerDayRow,
+};
+use spine_store::lineage::{self, NewCalcInput, NewDependency};
+use spine_store::manifest::{self, StageRecord};
+use spine_store::rejects::{self, NewReject};
+use spine_store::{ConnectionTrait, Store};
+
+use super::exchange_calendar as calendar;
+use super::{PipelineError, PipelineResult};
+use crate::domains::exchange_calendar::trading_days::is_friday;
+use crate::domains::finra_otc::calcs::{self, WeekAccumulator, WeekCalcs};
+use crate::domains::finra_otc::parse::{
+    FinraReader, FinraRow, Line, PublicationLags, derive_week_ending,
+};
+
+/// The pipeline names registered for `spine run` / `spine pipelines`.
+pub const INGEST: &str = "finra_otc.ingest";
+/// Re-normalizes the latest capture of a partition from its RAW rows.
+pub const NORMALIZE: &str = "finra_otc.normalize";
+/// Recomputes the calcs of the latest capture of a partition from its NORMALIZED rows.
+pub const CALC: &str = "finra_otc.calc";
+
+/// Tables the calcs write.
+pub const VOLUME_PER_DAY_TABLE: &str = "finra_otc_volume_per_day";
+
+/// Rows buffered before an INSERT flush: large enough to amortize statements, small enough that
+/// memory stays flat however big the file is.
+const FLUSH_ROWS: usize = 20_000;
+/// Rows read back per page when a stage reads the previous stage's table.
+const PAGE_ROWS: u64 = 20_000;
+
+fn domain() -> Domain {
+    Domain::parse(Domain::FINRA_OTC).expect("a valid domain constant")
+}
+
+/// What the caller asks to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestRequest {
+    /// Where the bytes are (already fetched to a local file).
+    pub path: std::path::PathBuf,
+    /// How the source is named in the capture (path or URL).
+    pub locator: String,
+    /// SHA-256 of the bytes.
+    pub content_hash: String,
+    /// The tier the user says the file holds; must agree with the file.
+    pub tier: Option<Tier>,
+    /// The week the user says the file covers; must be a Friday not after `lastUpdateDate`.
+    pub week_ending: Option<NaiveDate>,
+    /// Publication lags used to derive the week when it is not given.
+    pub lags: PublicationLags,
+    /// The run's clock.
+    pub now: DateTime<Utc>,
+}
+
+/// What one ingestion did (printed by `spine ingest`).
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    /// The capture (new, or the existing one when unchanged).
+    pub capture_id: String,
+    /// Always `finra.otc_transparency`.
+    pub domain: String,
+    /// The tier-week partition, canonical JSON.
+    pub partition_key: String,
+    /// The tier.
+    pub tier: Tier,
+    /// The week covered.
+    pub week_ending: NaiveDate,
+    /// Data lines read.
+    pub rows_read: i64,
+    /// Lines accepted.
+    pub rows_accepted: i64,
+    /// Lines rejected (each has a `core_rejects` row).
+    pub rows_rejected: i64,
+    /// Rejects per reason code.
+    pub rejects_by_reason: std::collections::BTreeMap<String, u64>,
+    /// `ingested`, `unchanged`, `revised` or `failed`.
+    pub status: &'static str,
+    /// The capture this one supersedes, for a revision.
+    pub supersedes: Option<String>,
+    /// The furthest stage reached.
+    pub stage: Option<Stage>,
+    /// How the week was determined.
+    pub week_derivation: serde_json::Value,
+    /// Anomalies recorded by this run.
+    pub anomalies: Vec<serde_json::Value>,
+    /// Notes for the operator (e.g. a calc that could not run).
+    pub notes: Vec<String>,
+}
+
+/// What the first accepted row says about the file.
+struct FileIdentity {
+    tier: Tier,
+    last_update: NaiveDate,
+    line: u64,
+}
+
+fn open(path: &Path) -> PipelineResult<FinraReader<BufReader<File>>> {
+    let file = File::open(path).map_err(|source| PipelineError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(FinraReader::new(BufReader::with_capacity(1 << 20, file))?)
+}
+
+/// Reads up to the first accepted row to learn the file's tier and `lastUpdateDate`.
+fn identify(path: &Path) -> PipelineResult<Option<FileIdentity>> {
+    let mut reader = open(path)?;
+    while let Some(line) = reader.next_line() {
+        if let Line::Accepted(row) = line? {
+            return Ok(Some(FileIdentity {
+                tier: row.tier(),
+                last_update: row.last_update(),
+                line: row.line_number(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Decides the partition from the file and the user's flags; a contradiction is an error.
+fn resolve_partition(
+    req: &IngestRequest,
+    identity: Option<&FileIdentity>,
+) -> PipelineResult<(Tier, NaiveDate, serde_json::Value)> {
+    let file = req.path.display();
+    let tier = match (req.tier, identity) {
+        (Some(flag), Some(id)) if flag != id.tier => {
+            return Err(PipelineError::Input(format!(
+                "--tier {flag} contradicts {file}: its rows are tier {} (first valid row at line {})",
+                id.tier, id.line
+            )));
+        }
+        (_, Some(id)) => id.tier,
+        (Some(flag), None) => flag,
+        (None, None) => {
+            return Err(PipelineError::Input(format!(
+                "{file} has no valid row to tell its tier from; pass --tier and --week-ending"
+            )));
+        }
+    };
+    if let Some(week) = req.week_ending {
+        if !is_friday(week) {
+            return Err(PipelineError::Input(format!(
+                "--week-ending {week} is a {}, not a Friday (weeks end on Friday)",
+                week.format("%A")
+            )));
+        }
+        if let Some(id) = identity
+            && id.last_update < week
+        {
+            return Err(PipelineError::Input(format!(
+                "--week-ending {week} contradicts {file}: its lastUpdateDate {} (line {}) is before that week ended",
+                id.last_update, id.line
+            )));
+        }
+        return Ok((
+            tier,
+            week,
+            json!({"method": "explicit", "week_ending": week}),
+        ));
+    }
+    let Some(id) = identity else {
+        return Err(PipelineError::Input(format!(
+            "{file} has no valid row to derive the week from; pass --week-ending"
+        )));
+    };
+    let week = derive_week_ending(id.last_update, tier, &req.lags);
+    Ok((
+        tier,
+        week,
+        json!({
+            "method": "derived",
+            "week_ending": week,
+            "last_update_date": id.last_update,
+            "publication_lag_days": req.lags.for_tier(tier),
+            "rule": "the latest Friday F with F + publication lag <= lastUpdateDate",
+        }),
+    ))
+}
+
+/// Where the RAW stage's rejects belong: one per run, so each reject names only its own facts.
+struct RejectContext<'a> {
+    partition: &'a PartitionKey,
+    capture_id: &'a str,
+    locator: &'a str,
+    now: DateTime<Utc>,
+}
+
+impl RejectContext<'_> {
+    fn reject(
+        &self,
+        line_number: u64,
+        reason_code: &str,
+        detail: String,
+        raw_line: String,
+    ) -> NewReject {
+        NewReject {
+            domain: domain(),
+            partition: self.partition.clone(),
+            stage: Stage::Raw,
+            capture_id: self.capture_id.to_string(),
+            line_number: Some(line_number as i64),
+            reason_code: reason_code.to_string(),
+            detail,
+            raw_line,
+            source_locator: Some(self.locator.to_string()),
+            execution_id: None,
+            created_at: self.now,
+        }
+    }
+}
+
+fn raw_row(row: &FinraRow) -> RawRow {
+    let f = row.raw().fields();
+    RawRow {
+        line_number: row.line_number() as i64,
+        fields: f.map(str::to_string),
+    }
+}
+
+/// Ingests one FINRA file: every stage, each in its own transaction.
+pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestReport> {
+    let identity = identify(&req.path)?;
+    let (tier, week_ending, derivation) = resolve_partition(&req, identity.as_ref())?;
+    let partition = PartitionKey::week_tier(week_ending, tier);
+    let new_capture = NewCapture {
+        domain: domain(),
+        partition: partition.clone(),
+        content_hash: req.content_hash.clone(),
+        source_locator: req.locator.clone(),
+        source_last_update: identity.as_ref().map(|i| i.last_update),
+        captured_at: req.now,
+        rows_read: 0,
+        rows_accepted: 0,
+        rows_rejected: 0,
+        metadata: Some(json!({"week_derivation": derivation})),
+    };
+    let capture_id = new_capture.capture_id();
+    let mut report = IngestReport {
+        capture_id: capture_id.clone(),
+        domain: Domain::FINRA_OTC.to_string(),
+        partition_key: partition.canonical(),
+        tier,
+        week_ending,
+        rows_read: 0,
+        rows_accepted: 0,
+        rows_rejected: 0,
+        rejects_by_reason: Default::default(),
+        status: "ingested",
+        supersedes: None,
+        stage: None,
+        week_derivation: derivation,
+        anomalies: Vec::new(),
+        notes: Vec::new(),
+    };
+
+    if let Some(existing) = captures::get(store.conn(), &capture_id).await? {
+        let stages = manifest::stages(store.conn(), &domain(), &partition).await?;
+        report.status = "unchanged";
+        report.rows_read = existing.rows_read;
+        report.rows_accepted = existing.rows_accepted;
+        report.rows_rejected = existing.rows_rejected;
+        report.supersedes = existing.supersedes_capture_id.clone();
+        report.stage = manifest::furthest_stage(&stages, &capture_id);
+        report.notes.push(format!(
+            "identical bytes were captured at {}: nothing to do",
+            existing.captured_at.to_rfc3339()
+        ));
+        return Ok(report);
+    }
+
+    // RAW: accepted lines, rejects and the capture row, atomically.
+    let txn = store.begin().await?;
+    let mut reader = open(&req.path)?;
+    let mut raw_buf = Vec::with_capacity(FLUSH_ROWS);
+    let mut reject_buf = Vec::new();
+    let mut tier_mismatches = 0u64;
+    let rejects_ctx = RejectContext {
+        partition: &partition,
+        capture_id: &capture_id,
+        locator: &req.locator,
+        now: req.now,
+    };
+    while let Some(line) = reader.next_line() {
+        match line? {
+            Line::Accepted(row) if row.tier() != tier => {
+                tier_mismatches += 1;
+                reject_buf.push(rejects_ctx.reject(
+                    row.line_number(),
+                    "TIER_MISMATCH",
+                    format!(
+                        "tierDescription `{}` is not this file's tier {tier}",
+                        row.tier().finra_description()
+                    ),
+                    row.raw().line().to_string(),
+                ));
+            }
+            Line::Accepted(row) => {
+                raw_buf.push(raw_row(&row));
+                if raw_buf.len() >= FLUSH_ROWS {
+                    repo::insert_raw(&txn, &capture_id, std::mem::take(&mut raw_buf)).await?;
+                }
+            }
+            Line::Rejected(r) => {
+                reject_buf.push(rejects_ctx.reject(
+                    r.line_number,
+                    r.reason.code(),
+                    r.detail,
+                    r.raw_line,
+                ));
+                if reject_buf.len() >= FLUSH_ROWS {
+                    rejects::insert_many(&txn, std::mem::take(&mut reject_buf)).await?;
+                }
+            }
+        }
+    }
+    repo::insert_raw(&txn, &capture_id, raw_buf).await?;
+    rejects::insert_many(&txn, reject_buf).await?;
+    let stats = reader.stats();
+    report.rows_read = stats.rows_read as i64;
+    report.rows_rejected = (stats.rejected + tier_mismatches) as i64;
+    report.rows_accepted = stats.accepted as i64 - tier_mismatches as i64;
+    report.rejects_by_reason = stats
+        .rejects_by_reason
+        .iter()
+        .map(|(reason, n)| (reason.code().to_string(), *n))
+        .collect();
+    if tier_mismatches > 0 {
+        report
+            .rejects_by_reason
+            .insert("TIER_MISMATCH".into(), tier_mismatches);
+    }
+    let outcome = captures::record(
+        &txn,
+        NewCapture {
+            rows_read: report.rows_read,
+            rows_accepted: report.rows_accepted,
+            rows_rejected: report.rows_rejected,
+            ..new_capture
+        },
+    )
+    .await?;
+    if let CaptureOutcome::Revision { previous, .. } = &outcome {
+        report.status = "revised";
+        report.supersedes = Some(previous.capture_id.clone());
+    }
+    record_stage(
+        &txn,
+        &partition,
+        Stage::Raw,
+        &capture_id,
+        report.rows_accepted,
+        req.now,
+    )
+    .await?;
+    txn.commit().await?;
+    report.stage = Some(Stage::Raw);
+
+    let capture = outcome.capture().clone();
+    let calcs = normalize(store, &capture, req.now).await?;
+    report.stage = Some(Stage::Normalized);
+    let notes = calc(store, &capture, Some(calcs), req.now).await?;
+    if notes.is_empty() {
+        report.stage = Some(Stage::Calc);
+    }
+    report.notes.extend(notes);
+    Ok(report)
+}
+
+async fn record_stage<C: ConnectionTrait>(
+    conn: &C,
+    partition: &PartitionKey,
+    stage: Stage,
+    capture_id: &str,
+    rows: i64,
+    now: DateTime<Utc>,
+) -> PipelineResult<()> {
+    manifest::record_stage(
+        conn,
+        StageRecord {
+            domain: domain(),
+            partition: partition.clone(),
+            stage,
+            capture_id: capture_id.to_string(),
+            row_count: rows,
+            metrics: None,
+            execution_id: None,
+            batch_id: None,
+            updated_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn capture_partition(capture: &Capture) -> PipelineResult<(PartitionKey, Tier, NaiveDate)> {
+    let partition =
+        PartitionKey::parse(&capture.partition_key).map_err(|e| PipelineError::Store(e.into()))?;
+    let (Some(tier), Some(week)) = (partition.tier(), partition.week_ending()) else {
+        return Err(PipelineError::Input(format!(
+            "capture {} has partition {} without a tier and week",
+            capture.capture_id, capture.partition_key
+        )));
+    };
+    Ok((partition, tier, week))
+}
+
+/// NORMALIZED: reads the capture's RAW rows page by page, writes typed rows, and accumulates the
+/// calcs on the way (so an end-to-end run reads the rows back only once).
+pub async fn normalize(
+    store: &Store,
+    capture: &Capture,
+    now: DateTime<Utc>,
+) -> PipelineResult<WeekCalcs> {
+    let (partition, tier, week) = capture_partition(capture)?;
+    let txn = store.begin().await?;
+    let mut acc = WeekAccumulator::new(week, tier)?;
+    let mut after = 0i64;
+    let mut written = 0i64;
+    loop {
+        let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let mut rows = Vec::with_capacity(page.len());
+        for raw in page {
+            // RAW holds only lines the parser accepted; re-typing them cannot fail unless the
+            // table was edited by hand, which is worth a loud error rather than a silent skip.
+            let typed = typed_raw(&raw).map_err(|detail| {
+                PipelineError::Input(format!(
+                    "RAW row at line {} of capture {} no longer validates: {detail}",
+                    raw.line_number, capture.capture_id
+                ))
+            })?;
+            acc.push_values(
+                &raw.issue_symbol_identifier,
+                &raw.mpid,
+                typed.shares,
+                typed.trades,
+            )?;
+            rows.push(NormalizedRow {
+                week_ending: week,
+                tier,
+                symbol: raw.issue_symbol_identifier,
+                issue_name: raw.issue_name,
+                mpid: raw.mpid,
+                market_participant_name: raw.market_participant_name,
+                total_shares: typed.shares,
+                total_trades: typed.trades,
+                last_update_date: typed.last_update,
+                line_number: raw.line_number,
+            });
+        }
+        written += rows.len() as i64;
+        repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
+    }
+    record_stage(
+        &txn,
+        &partition,
+        Stage::Normalized,
+        &capture.capture_id,
+        written,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(acc.finish())
+}
+
+/// The typed quantities and date of a stored RAW row.
+struct Typed {
+    shares: i64,
+    trades: i64,
+    last_update: NaiveDate,
+}
+
+fn typed_raw(raw: &spine_model::entities::finra_otc_raw::Model) -> Result<Typed, String> {
+    let quantity = |name: &str, text: &str| {
+        text.parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| format!("{name} `{text}` is not a non-negative whole number"))
+    };
+    Ok(Typed {
+        shares: quantity("totalWeeklyShareQuantity", &raw.total_weekly_share_quantity)?,
+        trades: quantity("totalWeeklyTradeCount", &raw.total_weekly_trade_count)?,
+        last_update: NaiveDate::parse_from_str(&raw.last_update_date, "%Y-%m-%d")
+            .map_err(|_| format!("lastUpdateDate `{}` is not a date", raw.last_update_date))?,
+    })
+}
+
+/// Accumulates the calcs of a capture from its NORMALIZED rows (for a standalone CALC run).
+async fn calcs_from_normalized(store: &Store, capture: &Capture) -> PipelineResult<WeekCalcs> {
+    let (_, tier, week) = capture_partition(capture)?;
+    let mut acc = WeekAccumulator::new(week, tier)?;
+    let mut after = 0i64;
+    loop {
+        let page =
+            repo::normalized_page(store.conn(), &capture.capture_id, after, PAGE_ROWS).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for row in &page {
+            acc.push_values(&row.symbol, &row.mpid, row.total_shares, row.total_trades)?;
+        }
+    }
+    Ok(acc.finish())
+}
+
+/// CALC: writes the analytics of one capture and their lineage, then refreshes the week's tier
+/// split. Returns notes for the operator; empty when every calc was computed (and the CALC
+/// stage recorded).
+pub async fn calc(
+    store: &Store,
+    capture: &Capture,
+    calcs: Option<WeekCalcs>,
+    now: DateTime<Utc>,
+) -> PipelineResult<Vec<String>> {
+    let (partition, tier, week) = capture_partition(capture)?;
+    let week_calcs = match calcs {
+        Some(c) => c,
+        None => calcs_from_normalized(store, capture).await?,
+    };
+    let mut notes = Vec::new();
+    let calendar_input = calendar::trading_days_for_week(store.conn(), week).await?;
+
+    let txn = store.begin().await?;
+    repo::replace_capture_calcs(
+        &txn,
+        &capture.capture_id,
+        week,
+        tier,
+        CaptureCalcs {
+            summary: week_calcs
+                .symbol_summaries
+                .iter()
+                .map(|s| SymbolSummaryRow {
+                    symbol: s.symbol.clone(),
+                    total_shares: s.total_shares,
+                    total_trades: s.total_trades,
+                    venue_count: s.venue_count as i32,
+                })
+                .collect(),
+            venue_share: week_calcs
+                .venue_shares
+                .iter()
+                .map(|v| VenueShareRow {
+                    mpid: v.mpid.clone(),
+                    shares: v.shares,
+                    share: v.share,
+                })
+                .collect(),
+            hhi: week_calcs
+                .concentrations
+                .iter()
+                .map(|c| HhiRow {
+                    symbol: c.symbol.clone(),
+                    hhi: c.hhi,
+                    venue_count: c.venue_count as i32,
+                })
+                .collect(),
+        },
+    )
+    .await?;
+    register_dependencies(&txn, now).await?;
+    match calendar_input {
+        Some(input) => {
+            let rows = calcs::volume_per_day(&week_calcs.symbol_summaries, input.trading_days)?
+                .into_iter()
+                .map(|v| VolumePerDayRow {
+                    symbol: v.symbol,
+                    total_shares: v.total_shares,
+                    trading_days: v.trading_days as i32,
+                    shares_per_day: v.shares_per_day,
+                })
+                .collect();
+            repo::replace_volume_per_day(&txn, &capture.capture_id, week, tier, &input.capture_id, rows)
+                .await?;
+            lineage::record_calc_input(
+                &txn,
+                NewCalcInput {
+                    calc_domain: domain(),
+                    calc_table: VOLUME_PER_DAY_TABLE.to_string(),
+                    calc_partition: partition.clone(),
+                    calc_capture_id: capture.capture_id.clone(),
+                    input_domain: calendar::domain(),
+                    input_table: Some(calendar::TRADING_DAYS_TABLE.to_string()),
+                    input_partition: input.partition.clone(),
+                    input_capture_id: input.capture_id.clone(),
+                    recorded_at: now,
+                },
+            )
+            .await?;
+            record_stage(
+                &txn,
+                &partition,
+                Stage::Calc,
+                &capture.capture_id,
+                week_calcs.symbol_summaries.len() as i64,
+                now,
+            )
+            .await?;
+        }
+        None => notes.push(format!(
+            "volume per trading day not computed: no exchange calendar covers the week ending {week} \
+             (load one with `spine calendar ingest --file PATH`); the CALC stage stays incomplete"
+        )),
+    }
+    txn.commit().await?;
+    refresh_tier_split(store, week, now).await?;
+    Ok(notes)
+}
+
+/// Declares the calc dependencies of this domain (idempotent).
+pub async fn register_dependencies<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> PipelineResult<()> {
+    lineage::register_dependency(
+        conn,
+        NewDependency {
+            calc_domain: domain(),
+            calc_pipeline: CALC.to_string(),
+            calc_table: Some(VOLUME_PER_DAY_TABLE.to_string()),
+            depends_on_domain: calendar::domain(),
+            depends_on_table: calendar::TRADING_DAYS_TABLE.to_string(),
+            dependency_type: spine_model::DependencyType::Required,
+            description: Some(
+                "shares per trading day divide weekly volume by the exchange's trading days that week"
+                    .to_string(),
+            ),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Recomputes the week's tier split from the latest capture of each tier that has calcs.
+pub async fn refresh_tier_split(
+    store: &Store,
+    week: NaiveDate,
+    now: DateTime<Utc>,
+) -> PipelineResult<()> {
+    let latest =
+        captures::latest_covered(store.conn(), &domain(), &PartitionKey::week(week)).await?;
+    let mut totals = Vec::new();
+    let mut captures_used = Vec::new();
+    for capture in latest {
+        let Some(tier) = PartitionKey::parse(&capture.partition_key)
+            .ok()
+            .and_then(|p| p.tier())
+        else {
+            continue;
+        };
+        let venues = repo::venue_share(store.conn(), &capture.capture_id).await?;
+        if venues.is_empty() {
+            continue; // not computed yet (or failed before CALC)
+        }
+        totals.push((tier, venues.iter().map(|v| v.shares).sum::<i64>()));
+        captures_used.push((tier, capture.capture_id));
+    }
+    let split = calcs::tier_split(&totals)?;
+    let rows = split
+        .into_iter()
+        .map(|s| TierSplitRow {
+            tier: s.tier,
+            capture_id: captures_used
+                .iter()
+                .find(|(t, _)| *t == s.tier)
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default(),
+            shares: s.shares,
+            share: s.share,
+        })
+        .collect();
+    let txn = store.begin().await?;
+    repo::replace_tier_split(&txn, week, rows, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The capture a query or a stage run should use: the given id, or the latest of the partition.
+pub async fn resolve_capture(
+    store: &Store,
+    week: NaiveDate,
+    tier: Tier,
+    capture_id: Option<&str>,
+) -> PipelineResult<Capture> {
+    let partition = PartitionKey::week_tier(week, tier);
+    let found = match capture_id {
+        Some(id) => captures::get(store.conn(), id).await?,
+        None => captures::latest(store.conn(), &domain(), &partition).await?,
+    };
+    match found {
+        Some(c) if c.partition_key == partition.canonical() => Ok(c),
+        Some(c) => Err(PipelineError::Input(format!(
+            "capture {} belongs to partition {}, not {}",
+            c.capture_id, c.partition_key, partition
+        ))),
+        None => Err(PipelineError::Input(match capture_id {
+            Some(id) => format!("no capture {id}"),
+            None => format!(
+                "no capture of {tier} for the week ending {week}; ingest it with `spine ingest finra-otc --file PATH`"
+            ),
+        })),
+    }
+}

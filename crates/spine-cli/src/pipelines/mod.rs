@@ -1,0 +1,52 @@
+//! Pipelines: the domain code (`crate::domains`) wired to the store, one stage per transaction.
+//!
+//! Each stage of a capture commits atomically: RAW (accepted lines, rejects, the capture row),
+//! NORMALIZED (typed rows), CALC (analytics and their lineage). A failure or a kill part-way
+//! through a stage leaves nothing of that stage behind, and the manifest says how far each
+//! capture got.
+
+pub mod exchange_calendar;
+pub mod finra_otc;
+
+use spine_store::StoreError;
+
+/// Why a pipeline run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The input is not what the pipeline can process, or contradicts what the user said.
+    #[error("{0}")]
+    Input(String),
+    /// The input could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// What was being read.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The FINRA file could not be parsed at all (header, I/O).
+    #[error(transparent)]
+    Parse(#[from] crate::domains::finra_otc::parse::ParseError),
+    /// A calculation refused its input.
+    #[error(transparent)]
+    Calc(#[from] crate::domains::finra_otc::calcs::CalcError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A holiday file is invalid.
+    #[error(transparent)]
+    Holidays(#[from] crate::domains::exchange_calendar::holidays::HolidayFileError),
+    /// Trading days could not be counted.
+    #[error(transparent)]
+    TradingDays(#[from] crate::domains::exchange_calendar::trading_days::TradingDaysError),
+}
+
+impl From<spine_store::DbErr> for PipelineError {
+    fn from(e: spine_store::DbErr) -> Self {
+        PipelineError::Store(StoreError::Db(e))
+    }
+}
+
+/// The result type of pipelines.
+pub type PipelineResult<T> = Result<T, PipelineError>;
