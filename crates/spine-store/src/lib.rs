@@ -10,7 +10,9 @@
 pub mod anomalies;
 pub mod captures;
 pub mod error;
+pub mod exchange_calendar;
 pub mod executions;
+pub mod finra_otc;
 pub mod lineage;
 pub mod manifest;
 pub mod overview;
@@ -28,7 +30,9 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
 
 pub use error::{StoreError, StoreResult};
-pub use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+pub use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbErr, TransactionSession, TransactionTrait,
+};
 
 /// The default database: an embedded SQLite file in the working directory, created on demand.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://spine.db?mode=rwc";
