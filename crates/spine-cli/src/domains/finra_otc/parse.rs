@@ -163,11 +163,19 @@ pub enum RejectReason {
     DuplicateSymbolMpid,
     /// The line is not valid UTF-8, so no field of it can be trusted.
     InvalidUtf8,
+    /// `issueSymbolIdentifier` or `MPID` is longer than any real one (and than the store keeps):
+    /// a shifted or garbled line, refused here rather than failing the whole stage later.
+    FieldTooLong,
 }
+
+/// The longest `issueSymbolIdentifier` accepted (the store's column width).
+pub const MAX_SYMBOL_LEN: usize = 32;
+/// The longest `MPID` accepted (the store's column width; real MPIDs have four characters).
+pub const MAX_MPID_LEN: usize = 16;
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::WrongFieldCount,
         RejectReason::CommaDelimited,
         RejectReason::TruncatedLine,
@@ -179,6 +187,7 @@ impl RejectReason {
         RejectReason::BadDate,
         RejectReason::DuplicateSymbolMpid,
         RejectReason::InvalidUtf8,
+        RejectReason::FieldTooLong,
     ];
 
     /// The stable SCREAMING_SNAKE code stored with each reject and used by anomaly rules.
@@ -195,6 +204,7 @@ impl RejectReason {
             RejectReason::BadDate => "BAD_DATE",
             RejectReason::DuplicateSymbolMpid => "DUPLICATE_SYMBOL_MPID",
             RejectReason::InvalidUtf8 => "INVALID_UTF8",
+            RejectReason::FieldTooLong => "FIELD_TOO_LONG",
         }
     }
 }
@@ -901,6 +911,18 @@ impl<R: Read> FinraReader<R> {
                 format!("{} is empty (`{mpid}`)", FinraColumn::Mpid),
             ));
         }
+        for (column, text, max) in [
+            (FinraColumn::IssueSymbolIdentifier, symbol, MAX_SYMBOL_LEN),
+            (FinraColumn::Mpid, mpid, MAX_MPID_LEN),
+        ] {
+            let len = text.chars().count();
+            if len > max {
+                return Err((
+                    RejectReason::FieldTooLong,
+                    format!("{column} `{text}` has {len} characters; at most {max} are accepted"),
+                ));
+            }
+        }
         let quantity = |column: FinraColumn| {
             let text = raw.get(column);
             parse_quantity(text).map_err(|e| match e {
@@ -1601,5 +1623,29 @@ mod tests {
             rows as f64 / elapsed.as_secs_f64() / 1e6,
             data.len() as f64 / elapsed.as_secs_f64() / 1e6,
         );
+    }
+
+    #[test]
+    fn overlong_symbol_or_mpid_is_rejected_not_stored() {
+        let long_symbol = "S".repeat(MAX_SYMBOL_LEN + 1);
+        let input = format!(
+            "{}\nOTC|{long_symbol}|Name|Venue|OTCN|10|1|2025-12-15\nOTC|AABB|Name|Venue|{}|10|1|2025-12-15\nOTC|AABB|Name|Venue|OTCN|10|1|2025-12-15\n",
+            EXPECTED_HEADER.join("|"),
+            "M".repeat(MAX_MPID_LEN + 1)
+        );
+        let mut reader = FinraReader::new(input.as_bytes()).unwrap();
+        let lines: Vec<Line> = reader.by_ref().map(|l| l.unwrap()).collect();
+        for (i, line) in lines.iter().take(2).enumerate() {
+            match line {
+                Line::Rejected(r) => {
+                    assert_eq!(r.reason, RejectReason::FieldTooLong);
+                    assert_eq!(r.line_number, i as u64 + 2);
+                    assert!(r.detail.contains("characters"), "{}", r.detail);
+                }
+                other => panic!("expected a reject, got {other:?}"),
+            }
+        }
+        assert!(matches!(lines[2], Line::Accepted(_)));
+        assert_eq!(reader.stats().rejected, 2);
     }
 }
