@@ -27,7 +27,7 @@ pub async fn ingest(store: &Store, path: &Path) -> IngestReport {
             tier: None,
             week_ending: None,
             lags: PublicationLags::default(),
-            now: clock(),
+            run: spine_cli::pipelines::RunContext::quiet(clock()),
         },
     )
     .await

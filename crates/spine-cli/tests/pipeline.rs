@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use spine_cli::domains::finra_otc::generate::{Fault, GenConfig, generate};
 use spine_cli::domains::finra_otc::parse::PublicationLags;
+use spine_cli::pipelines::RunContext;
 use spine_cli::pipelines::finra_otc::{self, IngestReport, IngestRequest};
 use spine_model::capture::content_hash;
 use spine_model::{Domain, PartitionKey, Tier};
@@ -35,7 +36,7 @@ async fn ingest(
             tier,
             week_ending: week,
             lags: PublicationLags::default(),
-            now: now(),
+            run: RunContext::quiet(now()),
         },
     )
     .await
@@ -372,7 +373,7 @@ async fn a_contradicting_tier_or_week_is_an_error() {
                 tier,
                 week_ending: week,
                 lags: PublicationLags::default(),
-                now: now(),
+                run: RunContext::quiet(now()),
             };
             let err = finra_otc::ingest(&db.store, req(Some(Tier::NmsTier1), None))
                 .await
@@ -402,6 +403,252 @@ async fn a_contradicting_tier_or_week_is_an_error() {
                     .await
                     .unwrap()
                     .is_empty()
+            );
+        }
+    })
+    .await;
+}
+
+/// Serves `body` with `status` to every connection on a loopback port, for `requests` requests.
+async fn serve(
+    status: u16,
+    body: Vec<u8>,
+    requests: usize,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = tokio::spawn(async move {
+        for _ in 0..requests {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (format!("http://{addr}/finra_otc_weekly_otc.csv"), handle)
+}
+
+#[tokio::test]
+async fn http_sources_ingest_and_http_failures_are_recorded_as_failed_runs() {
+    use spine_cli::domains::source::{FetchOptions, SourceError};
+    use spine_cli::pipelines::PipelineError;
+    use spine_cli::pipelines::finra_otc::SourceRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let files = generate(
+        &GenConfig {
+            weeks: 1,
+            ..small_config(vec![])
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let body = std::fs::read(&otc.path).unwrap();
+    for_each_backend(|db| {
+        let body = body.clone();
+        async move {
+            let request = |source: String| SourceRequest {
+                source,
+                tier: Some(Tier::Otc),
+                week_ending: Some(otc.week_ending),
+                lags: PublicationLags::default(),
+                fetch: FetchOptions {
+                    timeout: std::time::Duration::from_secs(5),
+                    ..FetchOptions::default()
+                },
+                trigger: "test".into(),
+                run: RunContext::quiet(now()),
+            };
+            let (url, server) = serve(200, body.clone(), 1).await;
+            let report = finra_otc::ingest_source(&db.store, request(url.clone()))
+                .await
+                .unwrap();
+            server.await.unwrap();
+            assert_eq!(report.status, "ingested");
+            assert_eq!(
+                report.capture_id,
+                spine_model::capture::capture_id(
+                    &Domain::parse(Domain::FINRA_OTC).unwrap(),
+                    &PartitionKey::week_tier(otc.week_ending, Tier::Otc),
+                    &content_hash(&body),
+                )
+            );
+            let capture = captures::get(db.store.conn(), &report.capture_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(capture.source_locator, url);
+
+            for status in [404u16, 503] {
+                let (url, server) = serve(status, b"nope".to_vec(), 1).await;
+                let err = finra_otc::ingest_source(&db.store, request(url))
+                    .await
+                    .unwrap_err();
+                server.await.unwrap();
+                let PipelineError::Source {
+                    error,
+                    execution_id,
+                } = err
+                else {
+                    panic!("{}: expected a source error", db.backend)
+                };
+                assert_eq!(error.http_status(), Some(status));
+                assert_eq!(matches!(error, SourceError::NotFound { .. }), status == 404);
+                let execution =
+                    spine_store::executions::get(db.store.conn(), &execution_id.unwrap())
+                        .await
+                        .unwrap();
+                assert_eq!(execution.status, "FAILED");
+                assert!(execution.error.unwrap().contains(&status.to_string()));
+            }
+            let recent = spine_store::executions::recent(db.store.conn(), 10)
+                .await
+                .unwrap();
+            assert_eq!(recent.iter().filter(|e| e.status == "COMPLETED").count(), 1);
+        }
+    })
+    .await;
+}
+
+/// Makes the database refuse inserts into `table`: a real failure in the middle of a stage.
+async fn sabotage(db: &spine_store::test_support::TestDbRef, table: &str) {
+    use spine_store::ConnectionTrait;
+    let sql = if db.backend == "sqlite" {
+        format!(
+            "CREATE TRIGGER sabotage BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+        )
+    } else {
+        format!(
+            "CREATE OR REPLACE FUNCTION sabotage() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER sabotage BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION sabotage();"
+        )
+    };
+    db.store.conn().execute_unprepared(&sql).await.unwrap();
+}
+
+async fn repair(db: &spine_store::test_support::TestDbRef, table: &str) {
+    use spine_store::ConnectionTrait;
+    let sql = if db.backend == "sqlite" {
+        "DROP TRIGGER sabotage".to_string()
+    } else {
+        format!("DROP TRIGGER sabotage ON {table}")
+    };
+    db.store.conn().execute_unprepared(&sql).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_stage_leaves_nothing_behind_and_can_be_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = generate(
+        &GenConfig {
+            weeks: 1,
+            ..small_config(vec![Fault::NegativeQuantity])
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    for_each_backend(|db| {
+        let otc = otc.clone();
+        async move {
+            let conn = db.store.conn();
+            let req = || IngestRequest {
+                path: otc.path.clone(),
+                locator: "otc.csv".into(),
+                content_hash: content_hash(&std::fs::read(&otc.path).unwrap()),
+                tier: Some(Tier::Otc),
+                week_ending: Some(otc.week_ending),
+                lags: PublicationLags::default(),
+                run: RunContext::quiet(now()),
+            };
+            let capture_id = spine_model::capture::capture_id(
+                &Domain::parse(Domain::FINRA_OTC).unwrap(),
+                &PartitionKey::week_tier(otc.week_ending, Tier::Otc),
+                &req().content_hash,
+            );
+
+            // RAW fails at its last write (the capture row): its raw rows and rejects go too.
+            sabotage(&db, "core_captures").await;
+            assert!(finra_otc::ingest(&db.store, req()).await.is_err());
+            repair(&db, "core_captures").await;
+            assert!(captures::get(conn, &capture_id).await.unwrap().is_none());
+            assert!(
+                repo::raw_page(conn, &capture_id, 0, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                rejects::count_for_capture(conn, &capture_id).await.unwrap(),
+                0
+            );
+
+            // NORMALIZED fails: RAW stays committed, NORMALIZED leaves no row, the manifest
+            // says the capture stopped at RAW.
+            sabotage(&db, "finra_otc_normalized").await;
+            assert!(finra_otc::ingest(&db.store, req()).await.is_err());
+            repair(&db, "finra_otc_normalized").await;
+            let capture = captures::get(conn, &capture_id)
+                .await
+                .unwrap()
+                .expect("RAW committed");
+            assert!(
+                !repo::raw_page(conn, &capture_id, 0, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(
+                repo::normalized_page(conn, &capture_id, 0, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(rejects::count_for_capture(conn, &capture_id).await.unwrap() > 0);
+            let partition = PartitionKey::week_tier(otc.week_ending, Tier::Otc);
+            let domain = Domain::parse(Domain::FINRA_OTC).unwrap();
+            let stages = spine_store::manifest::stages(conn, &domain, &partition)
+                .await
+                .unwrap();
+            assert_eq!(
+                spine_store::manifest::furthest_stage(&stages, &capture_id),
+                Some(spine_model::Stage::Raw)
+            );
+
+            // Re-ingesting the same bytes is a no-op; re-running the stage completes the capture.
+            assert_eq!(
+                finra_otc::ingest(&db.store, req()).await.unwrap().status,
+                "unchanged"
+            );
+            let run = RunContext::quiet(now());
+            let calcs = finra_otc::normalize(&db.store, &capture, &run)
+                .await
+                .unwrap();
+            finra_otc::calc(&db.store, &capture, Some(calcs), &run)
+                .await
+                .unwrap();
+            let stages = spine_store::manifest::stages(conn, &domain, &partition)
+                .await
+                .unwrap();
+            assert!(
+                spine_store::manifest::furthest_stage(&stages, &capture_id)
+                    >= Some(spine_model::Stage::Normalized)
+            );
+            assert_eq!(
+                repo::normalized_page(conn, &capture_id, 0, 1_000_000)
+                    .await
+                    .unwrap()
+                    .len() as i64,
+                capture.rows_accepted
             );
         }
     })

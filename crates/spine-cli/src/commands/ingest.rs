@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use crate::cli::{FinraIngestArgs, IngestCommand};
 use crate::commands::Context;
 use crate::domains::finra_otc::parse::PublicationLags;
-use crate::domains::source::{FetchOptions, SourceLocator, fetch};
+use crate::domains::source::FetchOptions;
 use crate::output::{Table, emit};
-use crate::pipelines::finra_otc::{self, IngestReport, IngestRequest};
+use crate::pipelines::finra_otc::{self, IngestReport, SourceRequest};
 
 /// Runs a `spine ingest` command.
 pub async fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<ExitCode> {
@@ -29,14 +29,10 @@ pub async fn ingest_finra(
     store: &spine_store::Store,
     args: &FinraIngestArgs,
 ) -> anyhow::Result<IngestReport> {
-    let locator = SourceLocator::parse(&args.file)?;
-    let fetched = fetch(&locator, &FetchOptions::default()).await?;
-    let report = finra_otc::ingest(
+    let report = finra_otc::ingest_source(
         store,
-        IngestRequest {
-            path: fetched.path().to_path_buf(),
-            locator: locator.to_string(),
-            content_hash: fetched.sha256().to_string(),
+        SourceRequest {
+            source: args.file.clone(),
             tier: args.tier,
             week_ending: args.week_ending,
             lags: PublicationLags {
@@ -44,11 +40,13 @@ pub async fn ingest_finra(
                 nms_tier_2_days: args.lag_tier2_otc_days,
                 otc_days: args.lag_tier2_otc_days,
             },
-            now: ctx.clock.now(),
+            fetch: FetchOptions::default(),
+            trigger: "cli".to_string(),
+            run: ctx.run_context(),
         },
     )
     .await
-    .with_context(|| format!("cannot ingest {locator}"))?;
+    .with_context(|| format!("cannot ingest {}", args.file))?;
     Ok(report)
 }
 

@@ -40,6 +40,20 @@ impl Context {
         self.global.format
     }
 
+    /// A run context on this command's clock, with a progress spinner when stderr is a
+    /// terminal (and only in table output, so JSON/CSV consumers see nothing extra).
+    pub fn run_context(&self) -> crate::pipelines::RunContext {
+        crate::pipelines::RunContext {
+            now: self.clock.now(),
+            execution_id: None,
+            progress: if self.format() == Format::Table {
+                crate::pipelines::Progress::for_terminal()
+            } else {
+                crate::pipelines::Progress::hidden()
+            },
+        }
+    }
+
     /// Opens the database and brings its schema up to date: every command can then assume the
     /// schema exists, and a fresh SQLite file just works.
     pub async fn open_store(&self) -> anyhow::Result<Store> {

@@ -8,8 +8,10 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
+use spine_model::ExecutionStatus;
 use spine_model::{Domain, PartitionKey, Stage, Tier};
 use spine_store::captures::{self, Capture, CaptureOutcome, NewCapture};
+use spine_store::executions::{self, NewExecution};
 use spine_store::finra_otc::{
     self as repo, CaptureCalcs, HhiRow, NormalizedRow, RawRow, SymbolSummaryRow, TierSplitRow,
     VenueShareRow, VolumePerDayRow,
@@ -19,8 +21,10 @@ use spine_store::manifest::{self, StageRecord};
 use spine_store::rejects::{self, NewReject};
 use spine_store::{ConnectionTrait, Store};
 
+use crate::domains::source::{FetchOptions, SourceLocator, fetch};
+
 use super::exchange_calendar as calendar;
-use super::{PipelineError, PipelineResult};
+use super::{PipelineError, PipelineResult, RunContext};
 use crate::domains::exchange_calendar::trading_days::is_friday;
 use crate::domains::finra_otc::calcs::{self, WeekAccumulator, WeekCalcs};
 use crate::domains::finra_otc::parse::{
@@ -62,8 +66,8 @@ pub struct IngestRequest {
     pub week_ending: Option<NaiveDate>,
     /// Publication lags used to derive the week when it is not given.
     pub lags: PublicationLags,
-    /// The run's clock.
-    pub now: DateTime<Utc>,
+    /// The run's clock, execution and progress.
+    pub run: RunContext,
 }
 
 /// What one ingestion did (printed by `spine ingest`).
@@ -99,6 +103,109 @@ pub struct IngestReport {
     pub anomalies: Vec<serde_json::Value>,
     /// Notes for the operator (e.g. a calc that could not run).
     pub notes: Vec<String>,
+}
+
+/// What the caller asks to ingest, before fetching: a path or a URL.
+#[derive(Debug, Clone)]
+pub struct SourceRequest {
+    /// A path or an http(s) URL.
+    pub source: String,
+    /// The tier the user says the file holds.
+    pub tier: Option<Tier>,
+    /// The week the user says the file covers.
+    pub week_ending: Option<NaiveDate>,
+    /// Publication lags used to derive the week.
+    pub lags: PublicationLags,
+    /// Fetch timeouts and limits.
+    pub fetch: FetchOptions,
+    /// What started the run (`cli`, `demo`, `retry`, …).
+    pub trigger: String,
+    /// The run's clock and progress (its execution is created here).
+    pub run: RunContext,
+}
+
+/// Fetches a source and ingests it, recording the run in `core_executions`: a fetch or pipeline
+/// failure leaves a FAILED execution with the typed cause, never a half-written capture.
+pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineResult<IngestReport> {
+    let locator = SourceLocator::parse(&req.source).map_err(|error| PipelineError::Source {
+        error,
+        execution_id: None,
+    })?;
+    let partition = match (req.week_ending, req.tier) {
+        (Some(w), Some(t)) => Some(PartitionKey::week_tier(w, t)),
+        _ => None,
+    };
+    let execution = executions::start(
+        store.conn(),
+        NewExecution {
+            pipeline: INGEST.to_string(),
+            domain: domain(),
+            partition,
+            params: Some(json!({
+                "source": locator.to_string(),
+                "tier": req.tier,
+                "week_ending": req.week_ending,
+            })),
+            trigger_source: req.trigger.clone(),
+            work_item_id: None,
+            started_at: req.run.now,
+        },
+    )
+    .await?;
+    let execution_id = execution.execution_id.clone();
+    req.run.execution_id = Some(execution_id.clone());
+    let fail = |error: String| {
+        executions::finish(
+            store.conn(),
+            &execution_id,
+            ExecutionStatus::Failed,
+            None,
+            Some(error),
+            req.run.now,
+        )
+    };
+    let fetched = match fetch(&locator, &req.fetch).await {
+        Ok(f) => f,
+        Err(error) => {
+            fail(format!("{}: {error}", error.code())).await?;
+            return Err(PipelineError::Source {
+                error,
+                execution_id: Some(execution_id),
+            });
+        }
+    };
+    let result = ingest(
+        store,
+        IngestRequest {
+            path: fetched.path().to_path_buf(),
+            locator: locator.to_string(),
+            content_hash: fetched.sha256().to_string(),
+            tier: req.tier,
+            week_ending: req.week_ending,
+            lags: req.lags,
+            run: req.run.clone(),
+        },
+    )
+    .await;
+    req.run.progress.finish();
+    match result {
+        Ok(report) => {
+            executions::finish(
+                store.conn(),
+                &execution_id,
+                ExecutionStatus::Completed,
+                Some(report.rows_read),
+                None,
+                req.run.now,
+            )
+            .await?;
+            Ok(report)
+        }
+        Err(e) => {
+            fail(e.to_string()).await?;
+            Err(e)
+        }
+    }
 }
 
 /// What the first accepted row says about the file.
@@ -197,6 +304,7 @@ struct RejectContext<'a> {
     partition: &'a PartitionKey,
     capture_id: &'a str,
     locator: &'a str,
+    execution_id: Option<&'a str>,
     now: DateTime<Utc>,
 }
 
@@ -218,7 +326,7 @@ impl RejectContext<'_> {
             detail,
             raw_line,
             source_locator: Some(self.locator.to_string()),
-            execution_id: None,
+            execution_id: self.execution_id.map(str::to_string),
             created_at: self.now,
         }
     }
@@ -243,7 +351,7 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
         content_hash: req.content_hash.clone(),
         source_locator: req.locator.clone(),
         source_last_update: identity.as_ref().map(|i| i.last_update),
-        captured_at: req.now,
+        captured_at: req.run.now,
         rows_read: 0,
         rows_accepted: 0,
         rows_rejected: 0,
@@ -286,6 +394,7 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
     // RAW: accepted lines, rejects and the capture row, atomically.
     let txn = store.begin().await?;
     let mut reader = open(&req.path)?;
+    req.run.progress.phase("RAW");
     let mut raw_buf = Vec::with_capacity(FLUSH_ROWS);
     let mut reject_buf = Vec::new();
     let mut tier_mismatches = 0u64;
@@ -293,7 +402,8 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
         partition: &partition,
         capture_id: &capture_id,
         locator: &req.locator,
-        now: req.now,
+        execution_id: req.run.execution_id.as_deref(),
+        now: req.run.now,
     };
     while let Some(line) = reader.next_line() {
         match line? {
@@ -312,6 +422,7 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
             Line::Accepted(row) => {
                 raw_buf.push(raw_row(&row));
                 if raw_buf.len() >= FLUSH_ROWS {
+                    req.run.progress.inc(raw_buf.len() as u64);
                     repo::insert_raw(&txn, &capture_id, std::mem::take(&mut raw_buf)).await?;
                 }
             }
@@ -364,16 +475,17 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
         Stage::Raw,
         &capture_id,
         report.rows_accepted,
-        req.now,
+        &req.run,
     )
     .await?;
     txn.commit().await?;
     report.stage = Some(Stage::Raw);
 
     let capture = outcome.capture().clone();
-    let calcs = normalize(store, &capture, req.now).await?;
+    let calcs = normalize(store, &capture, &req.run).await?;
     report.stage = Some(Stage::Normalized);
-    let notes = calc(store, &capture, Some(calcs), req.now).await?;
+    let notes = calc(store, &capture, Some(calcs), &req.run).await?;
+    req.run.progress.finish();
     if notes.is_empty() {
         report.stage = Some(Stage::Calc);
     }
@@ -387,7 +499,7 @@ async fn record_stage<C: ConnectionTrait>(
     stage: Stage,
     capture_id: &str,
     rows: i64,
-    now: DateTime<Utc>,
+    run: &RunContext,
 ) -> PipelineResult<()> {
     manifest::record_stage(
         conn,
@@ -398,9 +510,9 @@ async fn record_stage<C: ConnectionTrait>(
             capture_id: capture_id.to_string(),
             row_count: rows,
             metrics: None,
-            execution_id: None,
+            execution_id: run.execution_id.clone(),
             batch_id: None,
-            updated_at: now,
+            updated_at: run.now,
         },
     )
     .await?;
@@ -424,13 +536,14 @@ fn capture_partition(capture: &Capture) -> PipelineResult<(PartitionKey, Tier, N
 pub async fn normalize(
     store: &Store,
     capture: &Capture,
-    now: DateTime<Utc>,
+    run: &RunContext,
 ) -> PipelineResult<WeekCalcs> {
     let (partition, tier, week) = capture_partition(capture)?;
     let txn = store.begin().await?;
     let mut acc = WeekAccumulator::new(week, tier)?;
     let mut after = 0i64;
     let mut written = 0i64;
+    run.progress.phase("NORMALIZED");
     loop {
         let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
         let Some(last) = page.last() else { break };
@@ -473,7 +586,7 @@ pub async fn normalize(
         Stage::Normalized,
         &capture.capture_id,
         written,
-        now,
+        run,
     )
     .await?;
     txn.commit().await?;
@@ -526,8 +639,10 @@ pub async fn calc(
     store: &Store,
     capture: &Capture,
     calcs: Option<WeekCalcs>,
-    now: DateTime<Utc>,
+    run: &RunContext,
 ) -> PipelineResult<Vec<String>> {
+    let now = run.now;
+    run.progress.phase("CALC");
     let (partition, tier, week) = capture_partition(capture)?;
     let week_calcs = match calcs {
         Some(c) => c,
@@ -609,7 +724,7 @@ pub async fn calc(
                 Stage::Calc,
                 &capture.capture_id,
                 week_calcs.symbol_summaries.len() as i64,
-                now,
+                run,
             )
             .await?;
         }

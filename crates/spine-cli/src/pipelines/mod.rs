@@ -7,6 +7,9 @@
 
 pub mod exchange_calendar;
 pub mod finra_otc;
+pub mod run;
+
+pub use run::{Progress, RunContext};
 
 use spine_store::StoreError;
 
@@ -37,6 +40,14 @@ pub enum PipelineError {
     /// A holiday file is invalid.
     #[error(transparent)]
     Holidays(#[from] crate::domains::exchange_calendar::holidays::HolidayFileError),
+    /// The source could not be fetched (missing file, HTTP 404/5xx, timeout, connection).
+    #[error("{error}")]
+    Source {
+        /// The typed fetch failure.
+        error: crate::domains::source::SourceError,
+        /// The execution recorded as FAILED for it.
+        execution_id: Option<String>,
+    },
     /// Trading days could not be counted.
     #[error(transparent)]
     TradingDays(#[from] crate::domains::exchange_calendar::trading_days::TradingDaysError),
