@@ -11,7 +11,9 @@
 //! - `m20260101_000001_core`: captures, manifest, rejects, quality, anomalies, readiness,
 //!   lineage, schedules, work items, executions;
 //! - `m20260101_000002_finra_otc`: the FINRA OTC Transparency domain;
-//! - `m20260101_000003_exchange_calendar`: the exchange calendar reference data.
+//! - `m20260101_000003_exchange_calendar`: the exchange calendar reference data;
+//! - `m20260102_000001_hardening`: the anomaly `cause` (one open anomaly per partition and
+//!   cause) and the seeded FINRA OTC weekly schedules.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), migration::sea_orm_migration::DbErr> {
@@ -27,6 +29,9 @@ mod ddl;
 mod m20260101_000001_core;
 mod m20260101_000002_finra_otc;
 mod m20260101_000003_exchange_calendar;
+mod m20260102_000001_hardening;
+
+pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
 
 use sea_orm_migration::prelude::*;
 
@@ -59,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000001_core::Migration),
             Box::new(m20260101_000002_finra_otc::Migration),
             Box::new(m20260101_000003_exchange_calendar::Migration),
+            Box::new(m20260102_000001_hardening::Migration),
         ]
     }
 }
@@ -144,6 +150,8 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
         "m20260101_000003_exchange_calendar",
         TABLES.split_at(CORE_TABLE_COUNT + FINRA_OTC_TABLE_COUNT).1,
     ),
+    // Adds a column, an index and seed rows; no table.
+    ("m20260102_000001_hardening", &[]),
 ];
 
 /// Shorthand for the [`INDEXES`] table.
@@ -181,6 +189,11 @@ const INDEXES: &[ExpectedIndex] = &[
     ix("core_anomalies", "idx_core_anomalies_severity", false),
     ix("core_anomalies", "idx_core_anomalies_category", false),
     ix("core_anomalies", "idx_core_anomalies_detected_at", false),
+    ix(
+        "core_anomalies",
+        "idx_core_anomalies_domain_partition_category_cause",
+        false,
+    ),
     ExpectedIndex {
         table: "core_anomalies",
         name: UNRESOLVED_ANOMALIES_INDEX,

@@ -49,6 +49,9 @@ pub struct NewAnomaly {
     pub capture_id: Option<String>,
     /// When it was detected (the run's clock).
     pub detected_at: DateTime<Utc>,
+    /// A stable cause key, e.g. `source_unavailable`, `missed`, `late`: with it,
+    /// [`record_once`] keeps one open anomaly per (domain, partition, category, cause).
+    pub cause: Option<String>,
 }
 
 impl NewAnomaly {
@@ -75,6 +78,7 @@ impl NewAnomaly {
             batch_id: None,
             capture_id: None,
             detected_at,
+            cause: None,
         }
     }
 }
@@ -99,10 +103,95 @@ pub async fn record<C: ConnectionTrait>(conn: &C, anomaly: NewAnomaly) -> StoreR
         resolved_at: Set(None),
         resolution_note: Set(None),
         created_at: Set(anomaly.detected_at),
+        cause: Set(anomaly.cause),
         ..Default::default()
     }
     .insert(conn)
     .await?)
+}
+
+/// What [`record_once`] did.
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    /// A new anomaly was recorded.
+    Created(Anomaly),
+    /// The same (domain, partition, category, cause) was already open: nothing was written.
+    AlreadyOpen(Anomaly),
+}
+
+impl Recorded {
+    /// The anomaly, new or already open.
+    pub fn anomaly(&self) -> &Anomaly {
+        match self {
+            Recorded::Created(a) | Recorded::AlreadyOpen(a) => a,
+        }
+    }
+}
+
+/// The open anomalies of one partition with this category (and cause, when given).
+pub async fn open_for<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partition: Option<&PartitionKey>,
+    category: Category,
+    cause: Option<&str>,
+) -> StoreResult<Vec<Anomaly>> {
+    let mut query = Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .filter(Column::Category.eq(category.as_str()))
+        .filter(Column::ResolvedAt.is_null());
+    query = match partition {
+        Some(p) => query.filter(Column::PartitionKey.eq(p.canonical())),
+        None => query.filter(Column::PartitionKey.is_null()),
+    };
+    if let Some(cause) = cause {
+        query = query.filter(Column::Cause.eq(cause));
+    }
+    Ok(query.order_by_asc(Column::Id).all(conn).await?)
+}
+
+/// Records an anomaly unless one with the same (domain, partition, category, cause) is still
+/// open: detection that runs on every pipeline run must not pile up duplicates.
+pub async fn record_once<C: ConnectionTrait>(
+    conn: &C,
+    anomaly: NewAnomaly,
+) -> StoreResult<Recorded> {
+    let Some(cause) = anomaly.cause.clone() else {
+        return Err(StoreError::Invalid(
+            "record_once needs a cause to recognise the same anomaly".to_string(),
+        ));
+    };
+    let open = open_for(
+        conn,
+        &anomaly.domain,
+        anomaly.partition.as_ref(),
+        anomaly.category,
+        Some(&cause),
+    )
+    .await?;
+    if let Some(existing) = open.into_iter().next() {
+        return Ok(Recorded::AlreadyOpen(existing));
+    }
+    Ok(Recorded::Created(record(conn, anomaly).await?))
+}
+
+/// Resolves every open anomaly of a partition with this category and cause, with the same note:
+/// how detection closes what it opened once the data is fixed (a retry succeeded, a recompute
+/// ran). Returns what it resolved.
+pub async fn resolve_open<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partition: &PartitionKey,
+    category: Category,
+    cause: &str,
+    note: &str,
+    resolved_at: DateTime<Utc>,
+) -> StoreResult<Vec<Anomaly>> {
+    let mut resolved = Vec::new();
+    for open in open_for(conn, domain, Some(partition), category, Some(cause)).await? {
+        resolved.push(resolve(conn, open.id, note, resolved_at).await?);
+    }
+    Ok(resolved)
 }
 
 /// Looks up an anomaly by id.

@@ -554,9 +554,17 @@ async fn lineage_records_dependencies_and_consumed_inputs() {
 async fn schedules_upsert_and_validate_templates() {
     for_each_backend(|db| async move {
         let conn = db.store.conn();
+        // The migrations seed one schedule per FINRA tier.
+        let seeded = schedules::list(conn, Some(&finra()), false).await.unwrap();
+        assert_eq!(seeded.len(), 3);
+        assert!(
+            seeded
+                .iter()
+                .all(|s| s.is_active && s.schedule_type == "WEEKLY")
+        );
         let s = NewSchedule {
             domain: finra(),
-            pipeline: "finra_otc.ingest".into(),
+            pipeline: "finra_otc.ingest.test".into(),
             schedule_type: ScheduleType::Weekly,
             cron_expression: None,
             partition_template: r#"{"tier":"${TIER}","week_ending":"${FRIDAY}"}"#.into(),
@@ -609,9 +617,9 @@ async fn schedules_upsert_and_validate_templates() {
                 .await
                 .unwrap()
                 .len(),
-            2
+            5
         );
-        assert_eq!(schedules::list(conn, None, true).await.unwrap().len(), 1);
+        assert_eq!(schedules::list(conn, None, true).await.unwrap().len(), 4);
     })
     .await;
 }
@@ -779,4 +787,71 @@ async fn a_bad_url_is_a_clear_error() {
         "{msg}"
     );
     assert!(!msg.contains("secret"));
+}
+
+#[tokio::test]
+async fn record_once_keeps_one_open_anomaly_per_partition_and_cause() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let missing = |at| NewAnomaly {
+            partition: Some(otc()),
+            cause: Some("source_unavailable".into()),
+            ..NewAnomaly::new(
+                finra(),
+                Severity::Error,
+                Category::IncompleteInput,
+                "OTC file: HTTP 404",
+                at,
+            )
+        };
+        let first = anomalies::record_once(conn, missing(t(1))).await.unwrap();
+        assert!(matches!(first, anomalies::Recorded::Created(_)));
+        let again = anomalies::record_once(conn, missing(t(2))).await.unwrap();
+        assert!(
+            matches!(&again, anomalies::Recorded::AlreadyOpen(a) if a.id == first.anomaly().id)
+        );
+        // Another cause on the same partition is another anomaly.
+        let other = NewAnomaly {
+            cause: Some("late".into()),
+            ..missing(t(2))
+        };
+        assert!(matches!(
+            anomalies::record_once(conn, other).await.unwrap(),
+            anomalies::Recorded::Created(_)
+        ));
+        assert!(
+            anomalies::record_once(
+                conn,
+                NewAnomaly {
+                    cause: None,
+                    ..missing(t(2))
+                }
+            )
+            .await
+            .is_err()
+        );
+
+        let resolved = anomalies::resolve_open(
+            conn,
+            &finra(),
+            &otc(),
+            Category::IncompleteInput,
+            "source_unavailable",
+            "retry succeeded",
+            t(3),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(
+            resolved[0].resolution_note.as_deref(),
+            Some("retry succeeded")
+        );
+        // Once resolved, the same cause can open again.
+        assert!(matches!(
+            anomalies::record_once(conn, missing(t(4))).await.unwrap(),
+            anomalies::Recorded::Created(_)
+        ));
+    })
+    .await;
 }

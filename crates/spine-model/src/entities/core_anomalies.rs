@@ -47,6 +47,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub resolution_note: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Added by `m20260102_000001_hardening`. A stable cause key (e.g. `source_unavailable`): detection keeps one open anomaly per
+    /// (domain, partition, category, cause), so re-runs never duplicate.
+    #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+    pub cause: Option<String>,
 }
 
 /// `core_anomalies` declares no foreign keys: rows refer to captures and executions by their
