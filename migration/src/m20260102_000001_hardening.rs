@@ -42,26 +42,28 @@ pub const CAUSE_INDEX: &str = "idx_core_anomalies_domain_partition_category_caus
 ///
 /// FINRA publishes NMS Tier 1 two weeks after the week and NMS Tier 2 and OTC four weeks after,
 /// on the Monday that follows: the file for the week ending Friday F appears on the Monday after
-/// F + 14 days (Tier 1) or F + 28 days (Tier 2, OTC). Due is that Monday at 18:00 UTC, i.e.
-/// 17 days + 18 h and 31 days + 18 h after the Friday. Preliminary for 48 h: FINRA re-stamps
-/// early corrections within days of publication.
+/// F + 14 days (Tier 1) or F + 28 days (Tier 2, OTC). `expected_delay_hours` counts trading time
+/// only (weekends and exchange holidays do not count, `spine_rules::schedule::due_time`): that
+/// Monday is 11 (Tier 1) or 21 (Tier 2, OTC) trading days after F, and due is 18:00 UTC on it,
+/// later when a holiday intervenes, as FINRA's own publication slips. Preliminary for 48 h:
+/// FINRA re-stamps early corrections within days of publication.
 pub const SEEDED: &[(&str, &str, i32, &str)] = &[
     (
         "finra_otc.ingest.nms_tier_1",
         "NMS_TIER_1",
-        17 * 24 + 18,
+        11 * 24 + 18,
         "FINRA OTC Transparency, NMS Tier 1: published two weeks after the week, on Monday",
     ),
     (
         "finra_otc.ingest.nms_tier_2",
         "NMS_TIER_2",
-        31 * 24 + 18,
+        21 * 24 + 18,
         "FINRA OTC Transparency, NMS Tier 2: published four weeks after the week, on Monday",
     ),
     (
         "finra_otc.ingest.otc",
         "OTC",
-        31 * 24 + 18,
+        21 * 24 + 18,
         "FINRA OTC Transparency, OTC: published four weeks after the week, on Monday",
     ),
 ];
