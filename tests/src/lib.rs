@@ -15,8 +15,22 @@ pub fn clock() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 20, 9, 0, 0).unwrap()
 }
 
-/// Ingests one generated file with the file's own tier and week.
+/// Ingests one generated file with the file's own tier and week, on the scenarios' clock.
 pub async fn ingest(store: &Store, path: &Path) -> IngestReport {
+    ingest_at(store, path, clock()).await
+}
+
+/// The moment FINRA publishes a file stamped `last_update`: noon UTC that day, before the
+/// schedules' 18:00 due time, so an on-time scenario is on time.
+pub fn published_at(last_update: chrono::NaiveDate) -> DateTime<Utc> {
+    last_update
+        .and_hms_opt(12, 0, 0)
+        .expect("noon exists")
+        .and_utc()
+}
+
+/// Ingests one generated file at time `at` (the capture's `captured_at`).
+pub async fn ingest_at(store: &Store, path: &Path, at: DateTime<Utc>) -> IngestReport {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     finra_otc::ingest(
         store,
@@ -27,7 +41,7 @@ pub async fn ingest(store: &Store, path: &Path) -> IngestReport {
             tier: None,
             week_ending: None,
             lags: PublicationLags::default(),
-            run: spine_cli::pipelines::RunContext::quiet(clock()),
+            run: spine_cli::pipelines::RunContext::quiet(at),
         },
     )
     .await

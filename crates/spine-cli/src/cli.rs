@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
-use spine_model::Tier;
+use spine_model::{Category, Domain, ReadyFor, ScheduleType, Severity, Tier};
 
 use crate::output::Format;
 
@@ -73,6 +73,22 @@ pub enum Command {
     /// Generate realistic FINRA OTC weekly files (deterministic from a seed).
     #[command(subcommand)]
     Gen(GenCommand),
+    /// Certify whether a week (or one tier of it) is ready for a use; exit 0 ready, 3 not ready.
+    #[command(
+        after_help = "Examples:\n  spine readiness finra.otc_transparency --week-ending 2025-12-19 --for trading\n  spine readiness finra.otc_transparency --week-ending 2025-12-19 --tier OTC --for compliance --format json"
+    )]
+    Readiness(ReadinessArgs),
+    /// List and resolve anomalies.
+    #[command(subcommand)]
+    Anomalies(AnomaliesCommand),
+    /// Expected schedules: list, add, and check for missed or late partitions.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
+    /// Recompute a week's calcs from their stored rows (e.g. after a calendar correction).
+    #[command(
+        after_help = "Example:\n  spine recompute finra.otc_transparency --week-ending 2025-12-26"
+    )]
+    Recompute(RecomputeArgs),
     /// Generate a few weeks for all tiers, ingest them with the calendar into DIR/spine.db, and
     /// show what happened.
     #[command(after_help = "Example:\n  spine demo --dir demo")]
@@ -221,6 +237,169 @@ pub struct DemoArgs {
     /// Weeks to generate.
     #[arg(long, default_value_t = 3)]
     pub weeks: u32,
+}
+
+/// Arguments of `spine readiness`.
+#[derive(Debug, Clone, Args)]
+pub struct ReadinessArgs {
+    /// The domain, e.g. `finra.otc_transparency`.
+    #[arg(value_parser = parse_domain)]
+    pub domain: Domain,
+    /// The Friday ending the week.
+    #[arg(long, value_parser = parse_date)]
+    pub week_ending: NaiveDate,
+    /// One tier; without it the week-level partition covers all tiers.
+    #[arg(long, value_parser = parse_tier)]
+    pub tier: Option<Tier>,
+    /// The use to certify for.
+    #[arg(long = "for", value_parser = parse_ready_for, default_value = "trading")]
+    pub ready_for: ReadyFor,
+    /// Who certifies (recorded as certified_by).
+    #[arg(long, env = "SPINE_CERTIFIED_BY", default_value = "spine")]
+    pub by: String,
+}
+
+/// `spine anomalies …`
+#[derive(Debug, Subcommand)]
+pub enum AnomaliesCommand {
+    /// List anomalies, oldest first.
+    #[command(
+        after_help = "Examples:\n  spine anomalies list --unresolved\n  spine anomalies list --domain finra.otc_transparency --week-ending 2025-12-19 --severity ERROR --format json"
+    )]
+    List(AnomalyListArgs),
+    /// Resolve an anomaly; the note (why it no longer matters) is required.
+    #[command(
+        after_help = "Example:\n  spine anomalies resolve 12 --note \"FINRA confirmed the zero-share rows were a test feed\""
+    )]
+    Resolve {
+        /// The anomaly id.
+        id: i64,
+        /// Why it is resolved: recorded for the audit trail.
+        #[arg(long)]
+        note: String,
+    },
+}
+
+/// Arguments of `spine anomalies list`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct AnomalyListArgs {
+    /// Only this domain.
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Option<Domain>,
+    /// Only partitions of this week.
+    #[arg(long, value_parser = parse_date)]
+    pub week_ending: Option<NaiveDate>,
+    /// Only this severity.
+    #[arg(long, value_parser = parse_severity)]
+    pub severity: Option<Severity>,
+    /// Only this category.
+    #[arg(long, value_parser = parse_category)]
+    pub category: Option<Category>,
+    /// Only unresolved anomalies.
+    #[arg(long)]
+    pub unresolved: bool,
+}
+
+/// `spine schedules …`
+#[derive(Debug, Subcommand)]
+pub enum SchedulesCommand {
+    /// List the expected schedules.
+    #[command(after_help = "Example:\n  spine schedules list --format json")]
+    List {
+        /// Only this domain.
+        #[arg(long, value_parser = parse_domain)]
+        domain: Option<Domain>,
+    },
+    /// Add (or update) an expected schedule.
+    #[command(
+        after_help = "Example:\n  spine schedules add --domain finra.otc_transparency --pipeline finra_otc.ingest.otc --schedule-type WEEKLY \\\n    --partition-template '{\"tier\":\"${TIER}\",\"week_ending\":\"${FRIDAY}\"}' --partition-values '{\"TIER\":[\"OTC\"]}' \\\n    --expected-delay-hours 522 --preliminary-hours 48"
+    )]
+    Add(ScheduleAddArgs),
+    /// Check the schedules: which expected partitions are present, late, missed or pending.
+    #[command(
+        after_help = "Example:\n  spine schedules check --domain finra.otc_transparency --from 2025-11-28 --to 2025-12-19"
+    )]
+    Check {
+        /// The domain.
+        #[arg(long, value_parser = parse_domain)]
+        domain: Domain,
+        /// First business date (default: the earliest captured week).
+        #[arg(long, value_parser = parse_date)]
+        from: Option<NaiveDate>,
+        /// Last business date (default: today on the run's clock).
+        #[arg(long, value_parser = parse_date)]
+        to: Option<NaiveDate>,
+    },
+}
+
+/// Arguments of `spine schedules add`: the seed's fields.
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleAddArgs {
+    /// The domain expected.
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Domain,
+    /// The pipeline that produces it (unique per domain).
+    #[arg(long)]
+    pub pipeline: String,
+    /// WEEKLY, DAILY, MONTHLY, ANNUAL or TRIGGERED.
+    #[arg(long, value_parser = parse_schedule_type)]
+    pub schedule_type: ScheduleType,
+    /// Optional cron expression, for cadences the type alone cannot say.
+    #[arg(long)]
+    pub cron_expression: Option<String>,
+    /// Partition template, e.g. {"tier":"${TIER}","week_ending":"${FRIDAY}"}.
+    #[arg(long)]
+    pub partition_template: String,
+    /// Values of the template's list placeholders, e.g. {"TIER":["OTC"]}.
+    #[arg(long)]
+    pub partition_values: Option<String>,
+    /// Trading-time hours after the business date by which data is due.
+    #[arg(long)]
+    pub expected_delay_hours: Option<i32>,
+    /// Hours after capture during which data is preliminary.
+    #[arg(long)]
+    pub preliminary_hours: Option<i32>,
+    /// What the schedule is for.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Add it inactive (kept, not expanded).
+    #[arg(long)]
+    pub inactive: bool,
+}
+
+/// Arguments of `spine recompute`.
+#[derive(Debug, Clone, Args)]
+pub struct RecomputeArgs {
+    /// The domain whose calcs to recompute.
+    #[arg(value_parser = parse_domain)]
+    pub domain: Domain,
+    /// The Friday ending the week.
+    #[arg(long, value_parser = parse_date)]
+    pub week_ending: NaiveDate,
+}
+
+fn parse_domain(s: &str) -> Result<Domain, String> {
+    Domain::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_ready_for(s: &str) -> Result<ReadyFor, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
+}
+
+fn parse_category(s: &str) -> Result<Category, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
+}
+
+fn parse_schedule_type(s: &str) -> Result<ScheduleType, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
 }
 
 fn parse_tier(s: &str) -> Result<Tier, String> {

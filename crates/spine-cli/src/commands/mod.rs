@@ -1,6 +1,7 @@
 //! One module per command family. Each takes the parsed arguments and a [`Context`], calls the
 //! store and the rules, and renders through [`crate::output`].
 
+pub mod anomalies;
 pub mod calendar;
 pub mod db;
 pub mod demo;
@@ -8,6 +9,9 @@ pub mod generate;
 pub mod ingest;
 pub mod pipelines;
 pub mod query;
+pub mod readiness;
+pub mod recompute;
+pub mod schedules;
 pub mod status;
 
 use std::process::ExitCode;
@@ -82,5 +86,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => pipelines::run(&ctx, args).await,
         Command::Gen(cmd) => generate::run(&ctx, cmd),
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Readiness(args) => readiness::run(&ctx, args).await,
+        Command::Anomalies(cmd) => anomalies::run(&ctx, cmd).await,
+        Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
+        Command::Recompute(args) => recompute::run(&ctx, args).await,
     }
 }

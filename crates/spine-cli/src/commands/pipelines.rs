@@ -76,13 +76,17 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             let (week, tier) = partition()?;
             let capture = finra_otc::resolve_capture(&store, week, tier, None).await?;
             let calcs = finra_otc::normalize(&store, &capture, &ctx.run_context()).await?;
-            let notes = finra_otc::calc(&store, &capture, Some(calcs), &ctx.run_context()).await?;
+            let notes = finra_otc::calc(&store, &capture, Some(calcs.calcs), &ctx.run_context())
+                .await?
+                .notes;
             print_stage(ctx, finra_otc::NORMALIZE, &capture.capture_id, &notes)?;
         }
         finra_otc::CALC => {
             let (week, tier) = partition()?;
             let capture = finra_otc::resolve_capture(&store, week, tier, None).await?;
-            let notes = finra_otc::calc(&store, &capture, None, &ctx.run_context()).await?;
+            let notes = finra_otc::calc(&store, &capture, None, &ctx.run_context())
+                .await?
+                .notes;
             print_stage(ctx, finra_otc::CALC, &capture.capture_id, &notes)?;
         }
         exchange_calendar::INGEST => {

@@ -55,6 +55,8 @@ pub struct CalendarReport {
     pub supersedes: Option<String>,
     /// Weeks whose trading-day count changed against the superseded capture.
     pub changed_weeks: Vec<serde_json::Value>,
+    /// Dependent calc partitions: flagged stale (their week changed) or revalidated.
+    pub dependents: Vec<serde_json::Value>,
 }
 
 /// Ingests one holiday file's text.
@@ -103,6 +105,7 @@ pub async fn ingest(
         trading_days_in_year: year_days,
         supersedes: None,
         changed_weeks: Vec::new(),
+        dependents: Vec::new(),
     };
 
     let txn = store.begin().await?;
@@ -166,6 +169,17 @@ pub async fn ingest(
         weeks.iter().chain(months.iter()).map(to_row).collect(),
     )
     .await?;
+    if let CaptureOutcome::Revision { previous, .. } = &outcome {
+        report.dependents = flag_dependents(
+            &txn,
+            &key,
+            &previous.capture_id,
+            &capture_id,
+            &report.changed_weeks,
+            now,
+        )
+        .await?;
+    }
     for (stage, rows) in [
         (Stage::Raw, cal.holidays().len()),
         (Stage::Normalized, cal.holidays().len()),
@@ -192,7 +206,7 @@ pub async fn ingest(
 }
 
 /// The holidays of the latest capture of (exchange, year), if one is loaded.
-async fn latest_holidays<C: ConnectionTrait>(
+pub(crate) async fn latest_holidays<C: ConnectionTrait>(
     conn: &C,
     exchange: &str,
     year: i32,
@@ -252,4 +266,99 @@ pub async fn trading_days_for_week<C: ConnectionTrait>(
             partition: key,
             trading_days: days as u32,
         }))
+}
+
+/// The cause key of the DEPENDENCY anomalies a calendar correction raises.
+pub const CALENDAR_REVISED: &str = "calendar_revised";
+
+/// After a calendar revision: every calc that consumed the superseded capture is either flagged
+/// stale with a WARN DEPENDENCY anomaly (its week's trading-day count changed: the calc is wrong
+/// until recomputed) or revalidated (its week's count is identical in the new capture, so the
+/// lineage is re-pointed to it and the calc stays current).
+async fn flag_dependents<C: ConnectionTrait>(
+    conn: &C,
+    calendar_partition: &PartitionKey,
+    previous_capture: &str,
+    new_capture: &str,
+    changed_weeks: &[serde_json::Value],
+    now: DateTime<Utc>,
+) -> PipelineResult<Vec<serde_json::Value>> {
+    use spine_store::anomalies::{NewAnomaly, record_once};
+    use spine_store::lineage::{NewCalcInput, consumers_of, record_calc_input};
+    let mut out = Vec::new();
+    for input in consumers_of(conn, &domain(), calendar_partition).await? {
+        if input.input_capture_id != previous_capture {
+            continue;
+        }
+        let calc_partition = PartitionKey::parse(&input.calc_partition_key)?;
+        let calc_domain = Domain::parse(&input.calc_domain)?;
+        let changed = calc_partition.week_ending().and_then(|week| {
+            changed_weeks
+                .iter()
+                .find(|w| w["week_ending"] == json!(week))
+        });
+        match changed {
+            Some(change) => {
+                let recorded = record_once(
+                    conn,
+                    NewAnomaly {
+                        pipeline: Some(INGEST.to_string()),
+                        partition: Some(calc_partition.clone()),
+                        stage: Some(Stage::Calc),
+                        cause: Some(CALENDAR_REVISED.to_string()),
+                        capture_id: Some(input.calc_capture_id.clone()),
+                        details: Some(json!({
+                            "calc_table": input.calc_table,
+                            "calc_capture_id": input.calc_capture_id,
+                            "calendar_partition": calendar_partition.canonical(),
+                            "previous_calendar_capture_id": previous_capture,
+                            "calendar_capture_id": new_capture,
+                            "week_ending": change["week_ending"],
+                            "previous_trading_days": change["previous_trading_days"],
+                            "trading_days": change["trading_days"],
+                            "remedy": format!(
+                                "spine recompute {} --week-ending {}",
+                                input.calc_domain,
+                                change["week_ending"].as_str().unwrap_or_default()
+                            ),
+                        })),
+                        ..NewAnomaly::new(
+                            calc_domain,
+                            spine_model::Severity::Warn,
+                            spine_model::Category::Dependency,
+                            format!(
+                                "{} for {} used {} trading days from calendar capture {previous_capture}; the corrected calendar {new_capture} says {}: stale until recomputed",
+                                input.calc_table,
+                                calc_partition,
+                                change["previous_trading_days"],
+                                change["trading_days"]
+                            ),
+                            now,
+                        )
+                    },
+                )
+                .await?;
+                out.push(json!({"calc_partition": calc_partition.canonical(), "calc_table": input.calc_table, "status": "stale", "anomaly_id": recorded.anomaly().id}));
+            }
+            None => {
+                record_calc_input(
+                    conn,
+                    NewCalcInput {
+                        calc_domain,
+                        calc_table: input.calc_table.clone(),
+                        calc_partition: calc_partition.clone(),
+                        calc_capture_id: input.calc_capture_id.clone(),
+                        input_domain: domain(),
+                        input_table: input.input_table.clone(),
+                        input_partition: calendar_partition.clone(),
+                        input_capture_id: new_capture.to_string(),
+                        recorded_at: now,
+                    },
+                )
+                .await?;
+                out.push(json!({"calc_partition": calc_partition.canonical(), "calc_table": input.calc_table, "status": "revalidated"}));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -7,7 +7,9 @@
 
 pub mod exchange_calendar;
 pub mod finra_otc;
+pub mod readiness;
 pub mod run;
+pub mod schedules;
 
 pub use run::{Progress, RunContext};
 
@@ -48,9 +50,27 @@ pub enum PipelineError {
         /// The execution recorded as FAILED for it.
         execution_id: Option<String>,
     },
+    /// The data broke a blocking business rule; the stage failed and the anomaly says why.
+    #[error("{stage} failed for capture {capture_id}: {message} (anomaly #{anomaly_id})")]
+    BusinessRule {
+        /// The stage that refused the data.
+        stage: spine_model::Stage,
+        /// The capture refused.
+        capture_id: String,
+        /// What rule was broken.
+        message: String,
+        /// The CRITICAL anomaly recorded.
+        anomaly_id: i64,
+    },
     /// Trading days could not be counted.
     #[error(transparent)]
     TradingDays(#[from] crate::domains::exchange_calendar::trading_days::TradingDaysError),
+}
+
+impl From<spine_model::VocabError> for PipelineError {
+    fn from(e: spine_model::VocabError) -> Self {
+        PipelineError::Store(StoreError::Vocab(e))
+    }
 }
 
 impl From<spine_store::DbErr> for PipelineError {

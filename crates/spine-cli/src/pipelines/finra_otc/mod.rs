@@ -1,6 +1,8 @@
 //! The FINRA OTC Transparency pipeline: file → RAW → NORMALIZED → CALC, one transaction per
 //! stage, every capture, reject and stage recorded.
 
+pub mod detect;
+
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -140,7 +142,7 @@ pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineRes
         NewExecution {
             pipeline: INGEST.to_string(),
             domain: domain(),
-            partition,
+            partition: partition.clone(),
             params: Some(json!({
                 "source": locator.to_string(),
                 "tier": req.tier,
@@ -154,6 +156,8 @@ pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineRes
     .await?;
     let execution_id = execution.execution_id.clone();
     req.run.execution_id = Some(execution_id.clone());
+    // Calcs a calendar correction left stale are recomputed on the next run.
+    let healed = recompute_stale(store, &req.run).await?;
     let fail = |error: String| {
         executions::finish(
             store.conn(),
@@ -168,6 +172,14 @@ pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineRes
         Ok(f) => f,
         Err(error) => {
             fail(format!("{}: {error}", error.code())).await?;
+            detect::source_unavailable(
+                store,
+                partition.as_ref(),
+                &locator.to_string(),
+                &error,
+                &req.run,
+            )
+            .await?;
             return Err(PipelineError::Source {
                 error,
                 execution_id: Some(execution_id),
@@ -189,7 +201,13 @@ pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineRes
     .await;
     req.run.progress.finish();
     match result {
-        Ok(report) => {
+        Ok(mut report) => {
+            if !healed.is_empty() {
+                report.notes.push(format!(
+                    "recomputed stale calcs first: {}",
+                    serde_json::Value::from(healed)
+                ));
+            }
             executions::finish(
                 store.conn(),
                 &execution_id,
@@ -482,9 +500,42 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
     report.stage = Some(Stage::Raw);
 
     let capture = outcome.capture().clone();
-    let calcs = normalize(store, &capture, &req.run).await?;
+    report
+        .anomalies
+        .extend(detect::partition_arrived(store, &partition, &capture_id, &req.run).await?);
+    // Was it expected earlier? A late arrival is detected the moment it lands.
+    let checked =
+        super::schedules::check(store, &domain(), week_ending, week_ending, &req.run).await?;
+    report.anomalies.extend(checked.anomalies);
+    let normalized = match normalize(store, &capture, &req.run).await {
+        Ok(n) => n,
+        Err(PipelineError::BusinessRule {
+            message,
+            anomaly_id,
+            ..
+        }) => {
+            req.run.progress.finish();
+            report.status = "failed";
+            report.anomalies.push(json!({
+                "id": anomaly_id,
+                "severity": "CRITICAL",
+                "category": "BUSINESS_RULE",
+                "message": message,
+            }));
+            report.notes.push(
+                "NORMALIZED failed on a blocking business rule: nothing downstream was computed \
+                 from this capture"
+                    .to_string(),
+            );
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+    report.anomalies.extend(normalized.anomalies);
     report.stage = Some(Stage::Normalized);
-    let notes = calc(store, &capture, Some(calcs), &req.run).await?;
+    let outcome = calc(store, &capture, Some(normalized.calcs), &req.run).await?;
+    report.anomalies.extend(outcome.anomalies);
+    let notes = outcome.notes;
     req.run.progress.finish();
     if notes.is_empty() {
         report.stage = Some(Stage::Calc);
@@ -537,12 +588,14 @@ pub async fn normalize(
     store: &Store,
     capture: &Capture,
     run: &RunContext,
-) -> PipelineResult<WeekCalcs> {
+) -> PipelineResult<Normalized> {
     let (partition, tier, week) = capture_partition(capture)?;
     let txn = store.begin().await?;
     let mut acc = WeekAccumulator::new(week, tier)?;
     let mut after = 0i64;
     let mut written = 0i64;
+    let mut findings = detect::RuleFindings::default();
+    let range = detect::TradeSizeRange::default();
     run.progress.phase("NORMALIZED");
     loop {
         let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
@@ -558,6 +611,14 @@ pub async fn normalize(
                     raw.line_number, capture.capture_id
                 ))
             })?;
+            findings.check(
+                raw.line_number,
+                &raw.issue_symbol_identifier,
+                &raw.mpid,
+                typed.shares,
+                typed.trades,
+                range,
+            );
             acc.push_values(
                 &raw.issue_symbol_identifier,
                 &raw.mpid,
@@ -580,6 +641,30 @@ pub async fn normalize(
         written += rows.len() as i64;
         repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
     }
+    if findings.trades_without_shares > 0 {
+        // A blocking rule: nothing of NORMALIZED stays, and nothing downstream is computed.
+        drop(txn);
+        let (critical, _) = detect::business_rules(
+            store.conn(),
+            &partition,
+            &capture.capture_id,
+            &findings,
+            range,
+            run,
+        )
+        .await?;
+        let a = critical.expect("trades without shares always records a CRITICAL anomaly");
+        return Err(PipelineError::BusinessRule {
+            stage: Stage::Normalized,
+            capture_id: capture.capture_id.clone(),
+            message: a.message.clone(),
+            anomaly_id: a.id,
+        });
+    }
+    // Warnings are recorded with the stage, atomically.
+    let (_, warnings) =
+        detect::business_rules(&txn, &partition, &capture.capture_id, &findings, range, run)
+            .await?;
     record_stage(
         &txn,
         &partition,
@@ -590,7 +675,19 @@ pub async fn normalize(
     )
     .await?;
     txn.commit().await?;
-    Ok(acc.finish())
+    Ok(Normalized {
+        calcs: acc.finish(),
+        anomalies: warnings,
+    })
+}
+
+/// What NORMALIZED produced: the accumulated calcs and the anomalies it recorded.
+#[derive(Debug)]
+pub struct Normalized {
+    /// The calcs accumulated while normalizing, for CALC.
+    pub calcs: WeekCalcs,
+    /// Anomalies recorded (business-rule warnings).
+    pub anomalies: Vec<serde_json::Value>,
 }
 
 /// The typed quantities and date of a stored RAW row.
@@ -640,7 +737,7 @@ pub async fn calc(
     capture: &Capture,
     calcs: Option<WeekCalcs>,
     run: &RunContext,
-) -> PipelineResult<Vec<String>> {
+) -> PipelineResult<CalcOutcome> {
     let now = run.now;
     run.progress.phase("CALC");
     let (partition, tier, week) = capture_partition(capture)?;
@@ -649,7 +746,54 @@ pub async fn calc(
         None => calcs_from_normalized(store, capture).await?,
     };
     let mut notes = Vec::new();
+    let mut recorded = Vec::new();
+    // Facts read before the transaction (SQLite has one connection; the transaction holds it).
     let calendar_input = calendar::trading_days_for_week(store.conn(), week).await?;
+    let history = detect::venue_history(store, tier, week, 12).await?;
+    let revision = match &capture.supersedes_capture_id {
+        Some(previous) => {
+            let hhi: std::collections::BTreeMap<&str, f64> = week_calcs
+                .concentrations
+                .iter()
+                .map(|c| (c.symbol.as_str(), c.hhi))
+                .collect();
+            let new = week_calcs
+                .symbol_summaries
+                .iter()
+                .map(|s| {
+                    (
+                        s.symbol.clone(),
+                        spine_rules::revision::SymbolStats {
+                            total_shares: s.total_shares,
+                            hhi: hhi.get(s.symbol.as_str()).copied().unwrap_or(0.0),
+                        },
+                    )
+                })
+                .collect();
+            let old = detect::symbol_stats(store, previous).await?;
+            Some(detect::revision_diff(
+                previous,
+                &capture.capture_id,
+                &old,
+                &new,
+            ))
+        }
+        None => None,
+    };
+    let already_revised = match &revision {
+        Some(_) => !spine_store::anomalies::list(
+            store.conn(),
+            &spine_store::anomalies::AnomalyFilter {
+                capture_id: Some(capture.capture_id.clone()),
+                category: Some(spine_model::Category::Freshness),
+                ..Default::default()
+            },
+        )
+        .await?
+        .iter()
+        .any(|a| a.cause.as_deref() == Some(detect::cause::REVISION)),
+        None => true,
+    };
 
     let txn = store.begin().await?;
     repo::replace_capture_calcs(
@@ -718,6 +862,23 @@ pub async fn calc(
                 },
             )
             .await?;
+            for a in spine_store::anomalies::resolve_open(
+                &txn,
+                &domain(),
+                &partition,
+                spine_model::Category::Dependency,
+                detect::cause::CALENDAR_REVISED,
+                &format!(
+                    "resolved automatically: recomputed with calendar capture {} at {}",
+                    input.capture_id,
+                    now.to_rfc3339()
+                ),
+                now,
+            )
+            .await?
+            {
+                recorded.push(serde_json::json!({"id": a.id, "resolved": true, "message": a.message}));
+            }
             record_stage(
                 &txn,
                 &partition,
@@ -733,9 +894,39 @@ pub async fn calc(
              (load one with `spine calendar ingest --file PATH`); the CALC stage stays incomplete"
         )),
     }
+    if let (Some(diff), false) = (revision, already_revised) {
+        let previous = capture.supersedes_capture_id.as_deref().unwrap_or_default();
+        recorded.push(
+            detect::revision(&txn, &partition, previous, &capture.capture_id, diff, run).await?,
+        );
+    }
+    recorded.extend(
+        detect::venue_coverage(
+            &txn,
+            &partition,
+            &capture.capture_id,
+            week_calcs.venue_shares.len() as u32,
+            &history,
+            run,
+        )
+        .await?,
+    );
     txn.commit().await?;
     refresh_tier_split(store, week, now).await?;
-    Ok(notes)
+    Ok(CalcOutcome {
+        notes,
+        anomalies: recorded,
+    })
+}
+
+/// What CALC did: notes for the operator (empty when every calc was computed and the stage
+/// recorded) and the anomalies it recorded.
+#[derive(Debug, Default)]
+pub struct CalcOutcome {
+    /// Why a calc could not run (e.g. no calendar covers the week).
+    pub notes: Vec<String>,
+    /// Anomalies recorded by CALC's detections.
+    pub anomalies: Vec<serde_json::Value>,
 }
 
 /// Declares the calc dependencies of this domain (idempotent).
@@ -832,4 +1023,66 @@ pub async fn resolve_capture(
             ),
         })),
     }
+}
+
+/// Recomputes the calcs of the latest capture of every tier of a week from their NORMALIZED
+/// rows (after a calendar correction, say). Captures that never reached NORMALIZED are skipped:
+/// there is nothing trustworthy to recompute from.
+pub async fn recompute(
+    store: &Store,
+    week: NaiveDate,
+    run: &RunContext,
+) -> PipelineResult<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for tier in Tier::ALL {
+        let partition = PartitionKey::week_tier(week, *tier);
+        let Some(capture) = captures::latest(store.conn(), &domain(), &partition).await? else {
+            continue;
+        };
+        let stages = manifest::stages(store.conn(), &domain(), &partition).await?;
+        if manifest::furthest_stage(&stages, &capture.capture_id) < Some(Stage::Normalized) {
+            out.push(json!({"tier": tier, "capture_id": capture.capture_id, "skipped": "never normalized"}));
+            continue;
+        }
+        let outcome = calc(store, &capture, None, run).await?;
+        out.push(json!({
+            "tier": tier,
+            "capture_id": capture.capture_id,
+            "complete": outcome.notes.is_empty(),
+            "notes": outcome.notes,
+            "anomalies": outcome.anomalies,
+        }));
+    }
+    Ok(out)
+}
+
+/// Recomputes every week whose calcs a calendar correction made stale (the open DEPENDENCY
+/// anomalies say which): how stale calcs heal "on the next run" without an operator.
+pub async fn recompute_stale(
+    store: &Store,
+    run: &RunContext,
+) -> PipelineResult<Vec<serde_json::Value>> {
+    let filter = spine_store::anomalies::AnomalyFilter {
+        domain: Some(domain()),
+        category: Some(spine_model::Category::Dependency),
+        unresolved_only: true,
+        ..Default::default()
+    };
+    let mut weeks: Vec<NaiveDate> = spine_store::anomalies::list(store.conn(), &filter)
+        .await?
+        .into_iter()
+        .filter(|a| a.cause.as_deref() == Some(detect::cause::CALENDAR_REVISED))
+        .filter_map(|a| {
+            PartitionKey::parse(a.partition_key.as_deref()?)
+                .ok()?
+                .week_ending()
+        })
+        .collect();
+    weeks.sort();
+    weeks.dedup();
+    let mut out = Vec::new();
+    for week in weeks {
+        out.push(json!({"week_ending": week, "recomputed": recompute(store, week, run).await?}));
+    }
+    Ok(out)
 }

@@ -1,0 +1,186 @@
+//! Readiness certification: gathers the five criteria's facts from the store, lets the pure
+//! policy (`spine_rules::readiness`) decide, and records the verdict with its audit trail.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use spine_model::{Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor, Stage};
+use spine_rules::BlockingPolicy;
+use spine_rules::readiness::{
+    AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, evaluate, related,
+};
+use spine_store::anomalies::{AnomalyExt, AnomalyFilter};
+use spine_store::readiness::Evaluation;
+use spine_store::{Store, anomalies, captures, lineage, manifest};
+
+use super::{PipelineResult, RunContext, schedules};
+
+/// The printed and served form of a verdict (`spine readiness`, the HTTP API).
+#[derive(Debug, Clone, Serialize)]
+pub struct Certification {
+    /// The domain evaluated.
+    pub domain: String,
+    /// The partition evaluated, canonical JSON.
+    pub partition_key: String,
+    /// The use.
+    pub ready_for: ReadyFor,
+    /// READY, READY_WITH_WARNINGS or NOT_READY.
+    pub status: ReadinessStatus,
+    /// Whether the partition may be used for `ready_for`.
+    pub is_ready: bool,
+    /// The five criteria.
+    pub criteria: ReadinessCriteria,
+    /// What blocks readiness.
+    pub blocking_issues: Vec<String>,
+    /// Non-blocking open anomalies.
+    pub warnings: Vec<String>,
+    /// The captures judged: the proof of "on which data".
+    pub captures_judged: Vec<String>,
+    /// When it was evaluated.
+    pub evaluated_at: chrono::DateTime<chrono::Utc>,
+    /// When it was certified (None when not ready).
+    pub certified_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who certified it.
+    pub certified_by: Option<String>,
+}
+
+/// Gathers the facts for one (domain, partition, use) at the run's clock.
+pub async fn facts(
+    store: &Store,
+    domain: &Domain,
+    partition: &PartitionKey,
+    ready_for: ReadyFor,
+    run: &RunContext,
+) -> PipelineResult<ReadinessFacts> {
+    let conn = store.conn();
+    // 1. Expected partitions, from the schedules, for the evaluated week.
+    let mut expected = Vec::new();
+    let mut preliminary_hours: Option<i64> = None;
+    if let Some(week) = partition.week_ending() {
+        let calendar = schedules::trading_calendar(store, week, week).await?;
+        for schedule in spine_store::schedules::list(conn, Some(domain), true).await? {
+            let parts = schedules::expand(&schedule, week, week, &calendar)?;
+            if parts.iter().any(|p| related(partition, &p.partition)) {
+                preliminary_hours =
+                    preliminary_hours.max(schedule.preliminary_hours.map(i64::from));
+            }
+            expected.extend(parts.into_iter().map(|p| p.partition));
+        }
+    }
+    // 2. Present partitions: the latest capture of each, and how far it got.
+    let mut present = Vec::new();
+    let mut dependencies = Vec::new();
+    for capture in captures::latest_covered(conn, domain, partition).await? {
+        let key = PartitionKey::parse(&capture.partition_key)?;
+        let stages = manifest::stages(conn, domain, &key).await?;
+        present.push(PartitionFacts {
+            partition: key.clone(),
+            latest_capture_id: capture.capture_id.clone(),
+            captured_at: capture.captured_at,
+            furthest_stage: manifest::furthest_stage(&stages, &capture.capture_id),
+            required_stages: Stage::ALL.to_vec(),
+        });
+        // 4. Dependencies: what each calc consumed against what is latest now.
+        for input in lineage::inputs_of(conn, &capture.capture_id).await? {
+            let input_domain = Domain::parse(&input.input_domain)?;
+            let input_partition = PartitionKey::parse(&input.input_partition_key)?;
+            let latest = captures::latest(conn, &input_domain, &input_partition).await?;
+            dependencies.push(DependencyFact {
+                calc_partition: key.clone(),
+                calc_table: input.calc_table,
+                input_domain,
+                input_partition,
+                consumed_capture_id: input.input_capture_id,
+                latest_capture_id: latest.map(|c| c.capture_id),
+            });
+        }
+    }
+    // 3. Unresolved anomalies touching the partition.
+    let mut open_anomalies = Vec::new();
+    let filter = AnomalyFilter {
+        domain: Some(domain.clone()),
+        unresolved_only: true,
+        ..Default::default()
+    };
+    for a in anomalies::list(conn, &filter).await? {
+        let key = a.partition()?;
+        if key.as_ref().is_some_and(|k| !related(partition, k)) {
+            continue;
+        }
+        open_anomalies.push(AnomalyFact {
+            id: a.id,
+            severity: a.severity()?,
+            category: a.category()?,
+            partition: key,
+            message: a.message.clone(),
+        });
+    }
+    Ok(ReadinessFacts {
+        domain: domain.clone(),
+        partition: partition.clone(),
+        ready_for,
+        now: run.now,
+        expected_partitions: expected,
+        present,
+        open_anomalies,
+        dependencies,
+        preliminary_hours,
+    })
+}
+
+/// Evaluates and records readiness: detects missed partitions of the week first, decides with
+/// the policy, appends the history row and updates the current status.
+pub async fn certify(
+    store: &Store,
+    domain: &Domain,
+    partition: &PartitionKey,
+    ready_for: ReadyFor,
+    policy: &BlockingPolicy,
+    certified_by: &str,
+    run: &RunContext,
+) -> PipelineResult<Certification> {
+    if let Some(week) = partition.week_ending() {
+        detect_schedule(store, domain, week, run).await?;
+    }
+    let facts = facts(store, domain, partition, ready_for, run).await?;
+    let verdict = evaluate(&facts, policy);
+    let (current, _event) = spine_store::readiness::record_evaluation(
+        store.conn(),
+        Evaluation {
+            domain: domain.clone(),
+            partition: partition.clone(),
+            ready_for,
+            status: verdict.status,
+            criteria: verdict.criteria,
+            blocking_issues: verdict.blocking_issues.clone(),
+            captures_judged: verdict.captures_judged.clone(),
+            evaluated_at: run.now,
+            evaluated_by: certified_by.to_string(),
+        },
+    )
+    .await?;
+    Ok(Certification {
+        domain: domain.to_string(),
+        partition_key: partition.canonical(),
+        ready_for,
+        status: verdict.status,
+        is_ready: verdict.is_ready(),
+        criteria: verdict.criteria,
+        blocking_issues: verdict.blocking_issues,
+        warnings: verdict.warnings,
+        captures_judged: verdict.captures_judged,
+        evaluated_at: run.now,
+        certified_at: current.certified_at,
+        certified_by: current.certified_by,
+    })
+}
+
+/// Records missed partitions of one week (late ones are recorded when they arrive).
+async fn detect_schedule(
+    store: &Store,
+    domain: &Domain,
+    week: NaiveDate,
+    run: &RunContext,
+) -> PipelineResult<()> {
+    schedules::check(store, domain, week, week, run).await?;
+    Ok(())
+}
