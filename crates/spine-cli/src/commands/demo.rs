@@ -1,21 +1,25 @@
 //! `spine demo`: a few generated weeks for all tiers, ingested with the calendar into an
-//! embedded SQLite database, and what happened.
+//! embedded SQLite database as FINRA would publish them, each week certified, and what happened.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use spine_model::{Domain, PartitionKey, ReadyFor};
+use spine_rules::BlockingPolicy;
 
 use crate::cli::{DemoArgs, FinraIngestArgs};
+use crate::clock::Clock;
 use crate::commands::ingest::ingest_finra;
 use crate::commands::{Context, status};
 use crate::domains::finra_otc::generate::{GenConfig, generate};
 use crate::output::{Format, Table, emit};
+use crate::pipelines::readiness::certify;
 
 /// Runs `spine demo`.
 pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let data = args.dir.join("data");
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
-    let files = generate(
+    let mut files = generate(
         &GenConfig {
             weeks: args.weeks,
             ..GenConfig::default()
@@ -26,8 +30,13 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut demo_ctx = ctx.clone();
     demo_ctx.global.database_url = format!("sqlite://{}?mode=rwc", db_path.display());
     let store = demo_ctx.open_store().await?;
+
+    // Each file is captured when FINRA publishes it (noon UTC on its lastUpdateDate), in
+    // publication order, so the story is realistic; `--now` pins every step instead.
+    files.sort_by_key(|f| (f.last_update, f.tier));
     let mut table = Table::new([
         "file",
+        "captured_at",
         "status",
         "rows_read",
         "rejected",
@@ -36,8 +45,13 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     ]);
     let mut reports = Vec::new();
     for f in &files {
+        let mut file_ctx = demo_ctx.clone();
+        if !ctx.clock.is_fixed() {
+            let published = f.last_update.and_hms_opt(12, 0, 0).expect("noon exists");
+            file_ctx.clock = Clock::fixed(published.and_utc());
+        }
         let report = ingest_finra(
-            &demo_ctx,
+            &file_ctx,
             &store,
             &FinraIngestArgs {
                 file: f.path.display().to_string(),
@@ -53,6 +67,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            file_ctx.clock.now().to_rfc3339(),
             report.status.to_string(),
             report.rows_read.to_string(),
             report.rows_rejected.to_string(),
@@ -64,26 +79,59 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         ]);
         reports.push(report);
     }
-    if ctx.format() == Format::Table {
-        println!(
-            "Market Spine demo: {} files generated in {}, ingested into {}\n",
-            files.len(),
-            data.display(),
-            db_path.display()
-        );
+
+    // Certify every week for trading, on the command's clock.
+    let mut weeks: Vec<_> = files.iter().map(|f| f.week_ending).collect();
+    weeks.sort();
+    weeks.dedup();
+    let domain = Domain::parse(Domain::FINRA_OTC)?;
+    let mut verdicts = Table::new(["week_ending", "trading", "blocking_issues", "certified_at"]);
+    let mut certifications = Vec::new();
+    for week in &weeks {
+        let cert = certify(
+            &store,
+            &domain,
+            &PartitionKey::week(*week),
+            ReadyFor::Trading,
+            &BlockingPolicy::default(),
+            "spine demo",
+            &demo_ctx.run_context(),
+        )
+        .await?;
+        verdicts.push([
+            week.to_string(),
+            cert.status.to_string(),
+            cert.blocking_issues.len().to_string(),
+            cert.certified_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "-".into()),
+        ]);
+        certifications.push(cert);
     }
-    emit(ctx.format(), &table, Some(&serde_json::to_value(&reports)?))?;
-    if ctx.format() == Format::Table {
-        println!();
-        status::run(&demo_ctx).await?;
-        println!(
-            "\nTry: spine --database-url sqlite://{}?mode=rwc query tier-split --week-ending {}",
-            db_path.display(),
-            files
-                .last()
-                .map(|f| f.week_ending.to_string())
-                .unwrap_or_default()
-        );
+
+    if ctx.format() != Format::Table {
+        let json = serde_json::json!({"ingested": reports, "readiness": certifications});
+        emit(ctx.format(), &table, Some(&json))?;
+        return Ok(ExitCode::SUCCESS);
     }
+    println!(
+        "Market Spine demo: {} files generated in {}, ingested into {}\n",
+        files.len(),
+        data.display(),
+        db_path.display()
+    );
+    emit(ctx.format(), &table, None)?;
+    println!();
+    verdicts.write_aligned(&mut std::io::stdout())?;
+    println!();
+    status::run(&demo_ctx).await?;
+    let url = format!("sqlite://{}?mode=rwc", db_path.display());
+    let last = weeks.last().map(|w| w.to_string()).unwrap_or_default();
+    println!("\nTry:");
+    println!("  spine --database-url '{url}' query tier-split --week-ending {last}");
+    println!(
+        "  spine --database-url '{url}' readiness finra.otc_transparency --week-ending {last} --for compliance"
+    );
+    println!("  spine --database-url '{url}' anomalies list");
     Ok(ExitCode::SUCCESS)
 }
