@@ -8,6 +8,7 @@ use spine_cli::cli::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    reset_sigpipe();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -24,5 +25,15 @@ async fn main() -> ExitCode {
             eprintln!("error: {}", causes.join(": "));
             ExitCode::from(1)
         }
+    }
+}
+
+/// `spine … | head` must end quietly when the reader goes away, as Unix tools do, instead of
+/// panicking on a broken pipe: restore the default SIGPIPE action that Rust's runtime ignores.
+fn reset_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread or I/O; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -5,6 +5,7 @@
 //! through a stage leaves nothing of that stage behind, and the manifest says how far each
 //! capture got.
 
+pub mod doctor;
 pub mod exchange_calendar;
 pub mod finra_otc;
 pub mod readiness;

@@ -174,6 +174,44 @@ pub async fn certify(
     })
 }
 
+/// Evaluates readiness without writing anything (no history row, no detection): for `spine
+/// doctor` and the read-only HTTP API. `certified_at`/`certified_by` come from the recorded
+/// certification when it judged the same captures.
+pub async fn evaluate_only(
+    store: &Store,
+    domain: &Domain,
+    partition: &PartitionKey,
+    ready_for: ReadyFor,
+    policy: &BlockingPolicy,
+    run: &RunContext,
+) -> PipelineResult<Certification> {
+    let facts = facts(store, domain, partition, ready_for, run).await?;
+    let verdict = evaluate(&facts, policy);
+    let recorded =
+        spine_store::readiness::current(store.conn(), domain, partition, ready_for).await?;
+    let judged = serde_json::json!(verdict.captures_judged);
+    let (certified_at, certified_by) = match recorded {
+        Some(r) if verdict.is_ready() && r.is_ready && r.captures_judged == judged => {
+            (r.certified_at, r.certified_by)
+        }
+        _ => (None, None),
+    };
+    Ok(Certification {
+        domain: domain.to_string(),
+        partition_key: partition.canonical(),
+        ready_for,
+        status: verdict.status,
+        is_ready: verdict.is_ready(),
+        criteria: verdict.criteria,
+        blocking_issues: verdict.blocking_issues,
+        warnings: verdict.warnings,
+        captures_judged: verdict.captures_judged,
+        evaluated_at: run.now,
+        certified_at,
+        certified_by,
+    })
+}
+
 /// Records missed partitions of one week (late ones are recorded when they arrive).
 async fn detect_schedule(
     store: &Store,

@@ -107,6 +107,28 @@ pub async fn check(
     to: NaiveDate,
     run: &RunContext,
 ) -> PipelineResult<ScheduleCheck> {
+    check_with(store, domain, from, to, run, true).await
+}
+
+/// The same check without writing anything: what `spine doctor` and the read-only HTTP API use.
+pub async fn inspect(
+    store: &Store,
+    domain: &Domain,
+    from: NaiveDate,
+    to: NaiveDate,
+    run: &RunContext,
+) -> PipelineResult<ScheduleCheck> {
+    check_with(store, domain, from, to, run, false).await
+}
+
+async fn check_with(
+    store: &Store,
+    domain: &Domain,
+    from: NaiveDate,
+    to: NaiveDate,
+    run: &RunContext,
+    record: bool,
+) -> PipelineResult<ScheduleCheck> {
     let calendar = trading_calendar(store, from, to).await?;
     let mut out = ScheduleCheck::default();
     for schedule in spine_store::schedules::list(store.conn(), Some(domain), true).await? {
@@ -129,7 +151,7 @@ pub async fn check(
                 "checked_at": run.now,
                 "first_captured_at": first,
             });
-            let recorded = match (status, expected.due) {
+            let recorded = match (if record { status } else { "inspect" }, expected.due) {
                 ("missed", Some(due)) => Some(
                     detect::once(
                         store.conn(),

@@ -1,0 +1,156 @@
+//! `spine doctor`: the morning check for operations.
+
+use std::process::ExitCode;
+
+use crate::cli::DoctorArgs;
+use crate::commands::Context;
+use crate::output::{Format, Table, emit};
+use crate::pipelines::doctor::{DoctorReport, diagnose};
+
+/// Exit code when something blocks.
+pub const BLOCKING: u8 = 3;
+
+/// Runs `spine doctor`.
+pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let store = ctx.open_store().await?;
+    let report = diagnose(&store, &args.domain, args.weeks, &ctx.run_context()).await?;
+    if ctx.format() == Format::Table {
+        print_report(&report)?;
+    } else {
+        emit(
+            ctx.format(),
+            &weeks_table(&report),
+            Some(&serde_json::to_value(&report)?),
+        )?;
+    }
+    Ok(if report.blocking {
+        ExitCode::from(BLOCKING)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn weeks_table(report: &DoctorReport) -> Table {
+    let mut t = Table::new([
+        "week_ending",
+        "expected",
+        "present",
+        "missing",
+        "trading",
+        "compliance",
+        "research",
+        "summary",
+    ]);
+    for w in &report.weeks {
+        let status = |i: usize| {
+            w.readiness
+                .get(i)
+                .map(|c| c.status.to_string())
+                .unwrap_or_default()
+        };
+        t.push([
+            w.week_ending.to_string(),
+            w.expected.len().to_string(),
+            w.present.len().to_string(),
+            w.missing
+                .iter()
+                .filter(|m| m.status != "pending")
+                .count()
+                .to_string(),
+            status(0),
+            status(1),
+            status(2),
+            w.summary.clone(),
+        ]);
+    }
+    t
+}
+
+fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    println!(
+        "{} — checked at {}\n",
+        report.domain,
+        report.checked_at.to_rfc3339()
+    );
+    if report.weeks.is_empty() {
+        println!("No week has anything captured or due yet.\n");
+    } else {
+        weeks_table(report).write_aligned(&mut out)?;
+        println!();
+    }
+    let mut missing = Table::new([
+        "week_ending",
+        "partition_key",
+        "status",
+        "stopped_at",
+        "due",
+    ]);
+    for w in &report.weeks {
+        for m in &w.missing {
+            missing.push([
+                w.week_ending.to_string(),
+                m.partition_key.clone(),
+                m.status.clone(),
+                m.stopped_at
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                m.due.map(|d| d.to_rfc3339()).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+    }
+    if !missing.rows.is_empty() {
+        println!("Missing or incomplete partitions:");
+        missing.write_aligned(&mut out)?;
+        println!();
+    }
+    for w in &report.weeks {
+        for c in w.readiness.iter().filter(|c| !c.is_ready) {
+            println!("{} not ready for {}:", w.week_ending, c.ready_for);
+            for issue in &c.blocking_issues {
+                println!("  - {issue}");
+            }
+        }
+        for c in w.readiness.iter().filter(|c| c.certified_at.is_some()) {
+            println!(
+                "{} certified for {} at {} by {}",
+                w.week_ending,
+                c.ready_for,
+                c.certified_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                c.certified_by.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if !report.open_anomalies.is_empty() {
+        println!("\nOpen anomalies:");
+        for g in &report.open_anomalies {
+            println!("  {} ({})", g.severity, g.count);
+            for a in g.anomalies.iter().take(10) {
+                println!("    #{} {} {}", a.id, a.category, a.message);
+            }
+            if g.count > 10 {
+                println!(
+                    "    … {} more: spine anomalies list --domain {} --severity {} --unresolved",
+                    g.count - 10,
+                    report.domain,
+                    g.severity
+                );
+            }
+        }
+    }
+    if !report.remediation.is_empty() {
+        println!("\nTo fix, run:");
+        for r in &report.remediation {
+            println!("  {r}");
+        }
+    }
+    println!(
+        "\n{}",
+        if report.blocking {
+            "Something blocks: exit 3."
+        } else {
+            "Nothing blocks."
+        }
+    );
+    Ok(())
+}

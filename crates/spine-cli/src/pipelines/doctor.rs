@@ -1,0 +1,364 @@
+//! `spine doctor`: what operations asks every morning — what is expected, what arrived, where
+//! each partition stopped, what is open, whether each week can be used, and exactly what to run.
+//!
+//! Read-only: it evaluates readiness without recording it and checks schedules without
+//! recording anomalies, so running it (or serving it over HTTP) never changes the audit trail.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::Serialize;
+use spine_model::{Domain, PartitionKey, ReadinessStatus, ReadyFor, Severity, Stage};
+use spine_rules::BlockingPolicy;
+use spine_store::anomalies::{self, AnomalyExt, AnomalyFilter};
+use spine_store::{Store, captures, manifest};
+
+use super::readiness::{Certification, evaluate_only};
+use super::{PipelineResult, RunContext, schedules};
+
+/// The diagnosis of one domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    /// The domain diagnosed.
+    pub domain: String,
+    /// When (the run's clock).
+    pub checked_at: DateTime<Utc>,
+    /// The weeks examined, most recent first.
+    pub weeks: Vec<WeekDiagnosis>,
+    /// Unresolved anomalies of the domain, grouped by severity, worst first.
+    pub open_anomalies: Vec<SeverityGroup>,
+    /// Every remediation command, deduplicated, in the order to run them.
+    pub remediation: Vec<String>,
+    /// Whether anything blocks a use of any examined week.
+    pub blocking: bool,
+}
+
+/// One week's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeekDiagnosis {
+    /// The Friday ending the week.
+    pub week_ending: NaiveDate,
+    /// Partitions the schedules expect.
+    pub expected: Vec<String>,
+    /// Partitions with a capture, and how far their latest capture got.
+    pub present: Vec<PartitionState>,
+    /// Expected partitions without a capture, or whose latest capture did not complete.
+    pub missing: Vec<MissingPartition>,
+    /// The readiness verdict per use.
+    pub readiness: Vec<Certification>,
+    /// READY, READY with warnings, or NOT READY (the strictest over the uses).
+    pub summary: String,
+}
+
+/// A present partition.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionState {
+    /// The partition.
+    pub partition_key: String,
+    /// Its latest capture.
+    pub capture_id: String,
+    /// When that capture was taken.
+    pub captured_at: DateTime<Utc>,
+    /// The furthest stage it reached.
+    pub stage: Option<Stage>,
+}
+
+/// A partition that is not (fully) there.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingPartition {
+    /// The partition.
+    pub partition_key: String,
+    /// `missed` (past due, no capture), `pending` (not due yet) or `incomplete` (a capture
+    /// stopped before CALC).
+    pub status: String,
+    /// The stage its latest capture stopped at, if any.
+    pub stopped_at: Option<Stage>,
+    /// When it was due.
+    pub due: Option<DateTime<Utc>>,
+    /// The command that fixes it.
+    pub remedy: String,
+}
+
+/// The open anomalies of one severity.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeverityGroup {
+    /// The severity.
+    pub severity: Severity,
+    /// How many.
+    pub count: usize,
+    /// Which.
+    pub anomalies: Vec<AnomalyLine>,
+}
+
+/// An open anomaly, briefly.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyLine {
+    /// Its id (for `spine anomalies resolve`).
+    pub id: i64,
+    /// Its category.
+    pub category: String,
+    /// Its partition.
+    pub partition_key: Option<String>,
+    /// What it says.
+    pub message: String,
+}
+
+fn ingest_command(domain: &Domain, key: &PartitionKey) -> String {
+    match (domain.as_str(), key.tier(), key.week_ending()) {
+        (Domain::FINRA_OTC, Some(tier), Some(week)) => format!(
+            "spine ingest finra-otc --file <FINRA file or URL> --tier {tier} --week-ending {week}"
+        ),
+        _ => format!("ingest {key} for {domain}"),
+    }
+}
+
+fn stage_command(
+    domain: &Domain,
+    key: &PartitionKey,
+    stopped_at: Stage,
+    business_rule: bool,
+) -> String {
+    let (Some(tier), Some(week)) = (key.tier(), key.week_ending()) else {
+        return format!("re-run the pipeline of {domain} for {key}");
+    };
+    match (stopped_at, business_rule) {
+        (Stage::Raw, true) => format!(
+            "spine anomalies list --domain {domain} --week-ending {week} --severity CRITICAL  # then ingest a corrected file: {}",
+            ingest_command(domain, key)
+        ),
+        (Stage::Raw, false) => {
+            format!("spine run finra_otc.normalize --week-ending {week} --tier {tier}")
+        }
+        _ => format!("spine run finra_otc.calc --week-ending {week} --tier {tier}"),
+    }
+}
+
+/// The weeks worth examining: the most recent Fridays (up to `weeks`) with something captured
+/// or already due, so not-yet-published weeks do not read as failures.
+async fn recent_weeks(
+    store: &Store,
+    domain: &Domain,
+    weeks: u32,
+    run: &RunContext,
+) -> PipelineResult<Vec<NaiveDate>> {
+    let today = run.now.date_naive();
+    let mut friday = crate::domains::exchange_calendar::trading_days::friday_on_or_before(today);
+    let earliest = schedules::earliest_week(store, domain).await?;
+    let mut out = Vec::new();
+    // Look back at most a year; stop at the earliest capture when there is one.
+    for _ in 0..53 {
+        if out.len() as u32 >= weeks || earliest.is_some_and(|e| friday < e) {
+            break;
+        }
+        let check = schedules::inspect(store, domain, friday, friday, run).await?;
+        let due_or_present = check.expected.iter().any(|e| e.status != "pending");
+        let captured = !captures::latest_covered(store.conn(), domain, &PartitionKey::week(friday))
+            .await?
+            .is_empty();
+        if due_or_present || captured {
+            out.push(friday);
+        }
+        friday = friday - Days::new(7);
+    }
+    Ok(out)
+}
+
+/// Diagnoses a domain over its `weeks` most recent relevant weeks.
+pub async fn diagnose(
+    store: &Store,
+    domain: &Domain,
+    weeks: u32,
+    run: &RunContext,
+) -> PipelineResult<DoctorReport> {
+    let policy = BlockingPolicy::default();
+    let mut remediation: Vec<String> = Vec::new();
+    let mut blocking = false;
+    let open = anomalies::list(
+        store.conn(),
+        &AnomalyFilter {
+            domain: Some(domain.clone()),
+            unresolved_only: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut diagnoses = Vec::new();
+    for week in recent_weeks(store, domain, weeks, run).await? {
+        let check = schedules::inspect(store, domain, week, week, run).await?;
+        let mut present = Vec::new();
+        let mut missing = Vec::new();
+        for capture in
+            captures::latest_covered(store.conn(), domain, &PartitionKey::week(week)).await?
+        {
+            let key = PartitionKey::parse(&capture.partition_key)?;
+            let stages = manifest::stages(store.conn(), domain, &key).await?;
+            let stage = manifest::furthest_stage(&stages, &capture.capture_id);
+            if stage < Some(Stage::Calc) {
+                let business_rule = open.iter().any(|a| {
+                    a.partition_key.as_deref() == Some(capture.partition_key.as_str())
+                        && a.severity().is_ok_and(|s| s == Severity::Critical)
+                });
+                let remedy =
+                    stage_command(domain, &key, stage.unwrap_or(Stage::Raw), business_rule);
+                missing.push(MissingPartition {
+                    partition_key: capture.partition_key.clone(),
+                    status: "incomplete".into(),
+                    stopped_at: stage,
+                    due: None,
+                    remedy: remedy.clone(),
+                });
+                remediation.push(remedy);
+            }
+            present.push(PartitionState {
+                partition_key: capture.partition_key,
+                capture_id: capture.capture_id,
+                captured_at: capture.captured_at,
+                stage,
+            });
+        }
+        for e in check
+            .expected
+            .iter()
+            .filter(|e| e.first_captured_at.is_none())
+        {
+            let key = PartitionKey::parse(&e.partition_key)?;
+            let remedy = match e.status {
+                "pending" => format!(
+                    "wait: due {}",
+                    e.due.map(|d| d.to_rfc3339()).unwrap_or_else(|| "-".into())
+                ),
+                _ => ingest_command(domain, &key),
+            };
+            if e.status != "pending" {
+                remediation.push(remedy.clone());
+            }
+            missing.push(MissingPartition {
+                partition_key: e.partition_key.clone(),
+                status: e.status.to_string(),
+                stopped_at: None,
+                due: e.due,
+                remedy,
+            });
+        }
+        let mut readiness = Vec::new();
+        for use_ in ReadyFor::ALL {
+            let cert = evaluate_only(
+                store,
+                domain,
+                &PartitionKey::week(week),
+                *use_,
+                &policy,
+                run,
+            )
+            .await?;
+            readiness.push(cert);
+        }
+        let worst = readiness
+            .iter()
+            .map(|c| match c.status {
+                ReadinessStatus::NotReady => 2,
+                ReadinessStatus::ReadyWithWarnings => 1,
+                ReadinessStatus::Ready => 0,
+            })
+            .max()
+            .unwrap_or(2);
+        // A week that is only waiting — for partitions not yet due, or for its preliminary
+        // window to pass — is pending, not broken: FINRA publishes Tier 2 and OTC weeks after
+        // Tier 1, so the newest weeks are always partial. Anything else that fails blocks.
+        let pending: Vec<&MissingPartition> =
+            missing.iter().filter(|m| m.status == "pending").collect();
+        let broken = missing.iter().any(|m| m.status != "pending");
+        let only_pending = worst == 2
+            && !broken
+            && readiness.iter().all(|c| {
+                (c.criteria.all_partitions_present || !pending.is_empty())
+                    && c.criteria.all_stages_complete
+                    && c.criteria.no_critical_anomalies
+                    && c.criteria.dependencies_current
+            });
+        if worst == 2 && !only_pending {
+            blocking = true;
+        }
+        for cert in &readiness {
+            if !cert.criteria.dependencies_current {
+                remediation.push(format!("spine recompute {domain} --week-ending {week}"));
+            }
+            if !cert.criteria.age_exceeds_preliminary && cert.criteria.all_partitions_present {
+                remediation.push(format!(
+                    "wait for the preliminary window to pass, then: spine readiness {domain} --week-ending {week} --for {}",
+                    cert.ready_for
+                ));
+            }
+        }
+        let summary = match worst {
+            0 => "READY".to_string(),
+            1 => "READY with warnings".to_string(),
+            _ if only_pending && !pending.is_empty() => format!(
+                "PENDING: {} partition(s) not due yet (next due {})",
+                pending.len(),
+                pending
+                    .iter()
+                    .filter_map(|m| m.due)
+                    .min()
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_else(|| "-".into())
+            ),
+            _ if only_pending => "PENDING: inside the preliminary window".to_string(),
+            _ => {
+                let reasons: Vec<String> = readiness
+                    .iter()
+                    .filter(|c| !c.is_ready)
+                    .map(|c| format!("{}: {}", c.ready_for, c.blocking_issues.len()))
+                    .collect();
+                format!("NOT READY ({} blocking issues)", reasons.join(", "))
+            }
+        };
+        diagnoses.push(WeekDiagnosis {
+            week_ending: week,
+            expected: check
+                .expected
+                .iter()
+                .map(|e| e.partition_key.clone())
+                .collect(),
+            present,
+            missing,
+            readiness,
+            summary,
+        });
+    }
+    let mut grouped: BTreeMap<std::cmp::Reverse<Severity>, Vec<AnomalyLine>> = BTreeMap::new();
+    for a in &open {
+        grouped
+            .entry(std::cmp::Reverse(a.severity()?))
+            .or_default()
+            .push(AnomalyLine {
+                id: a.id,
+                category: a.category.clone(),
+                partition_key: a.partition_key.clone(),
+                message: a.message.clone(),
+            });
+    }
+    let open_anomalies: Vec<SeverityGroup> = grouped
+        .into_iter()
+        .map(|(severity, anomalies)| SeverityGroup {
+            severity: severity.0,
+            count: anomalies.len(),
+            anomalies,
+        })
+        .collect();
+    if !open.is_empty() {
+        remediation.push(format!(
+            "spine anomalies list --domain {domain} --unresolved  # review; resolve with: spine anomalies resolve ID --note \"why\""
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    remediation.retain(|r| seen.insert(r.clone()));
+    Ok(DoctorReport {
+        domain: domain.to_string(),
+        checked_at: run.now,
+        weeks: diagnoses,
+        open_anomalies,
+        remediation,
+        blocking,
+    })
+}
