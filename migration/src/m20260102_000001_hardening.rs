@@ -1,4 +1,4 @@
-//! Hardening: a `cause` on anomalies, so detection can keep one open anomaly per partition and
+//! Hardening: a `cause` and `resolved_by` on anomalies, so detection can keep one open anomaly per partition and
 //! cause (re-runs never duplicate), and the seeded FINRA OTC weekly schedules, so missed and late
 //! publications are detected from the first run.
 
@@ -16,6 +16,7 @@ enum CoreAnomalies {
     PartitionKey,
     Category,
     Cause,
+    ResolvedBy,
 }
 
 #[derive(DeriveIden)]
@@ -79,6 +80,19 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(CoreAnomalies::Table)
                     .add_column(ColumnDef::new(CoreAnomalies::Cause).string_len(128).null())
+                    .to_owned(),
+            )
+            .await?;
+        // One column per ALTER: SQLite cannot add two in one statement.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(CoreAnomalies::Table)
+                    .add_column(
+                        ColumnDef::new(CoreAnomalies::ResolvedBy)
+                            .string_len(128)
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -151,14 +165,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(CoreAnomalies::Table)
-                    .drop_column(CoreAnomalies::Cause)
-                    .to_owned(),
-            )
-            .await?;
+        for column in [CoreAnomalies::ResolvedBy, CoreAnomalies::Cause] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(CoreAnomalies::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         Ok(())
     }
 }

@@ -502,7 +502,10 @@ async fn http_sources_ingest_and_http_failures_are_recorded_as_failed_runs() {
                     panic!("{}: expected a source error", db.backend)
                 };
                 assert_eq!(error.http_status(), Some(status));
-                assert_eq!(matches!(error, SourceError::NotFound { .. }), status == 404);
+                assert_eq!(
+                    matches!(*error, SourceError::NotFound { .. }),
+                    status == 404
+                );
                 let execution =
                     spine_store::executions::get(db.store.conn(), &execution_id.unwrap())
                         .await

@@ -282,7 +282,7 @@ vocab_enum! {
 vocab_enum! {
     /// The current readiness status of a partition for one use.
     ReadinessStatus, "readiness status" {
-        /// Every criterion holds and nothing at all is open.
+        /// Every criterion holds and no WARN (or worse) anomaly is open.
         Ready => "READY",
         /// Every criterion holds; non-blocking anomalies are open.
         ReadyWithWarnings => "READY_WITH_WARNINGS",

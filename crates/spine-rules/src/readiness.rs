@@ -141,6 +141,8 @@ pub struct ReadinessVerdict {
     pub blocking_issues: Vec<String>,
     /// Open anomalies that do not block this use (why a verdict is READY_WITH_WARNINGS).
     pub warnings: Vec<String>,
+    /// Open INFO anomalies (e.g. "revised"): reported, never a reason for caution.
+    pub notices: Vec<String>,
     /// The latest capture ids of the present partitions judged, sorted and distinct.
     pub captures_judged: Vec<String>,
 }
@@ -202,7 +204,7 @@ pub fn evaluate(facts: &ReadinessFacts, policy: &BlockingPolicy) -> ReadinessVer
 
     let presence = check_presence(facts, &present);
     let stages = check_stages(&present);
-    let (anomalies, warnings) = check_anomalies(facts, policy);
+    let (anomalies, warnings, notices) = check_anomalies(facts, policy);
     let dependencies = check_dependencies(facts);
     let age = check_age(facts, &present);
 
@@ -234,6 +236,7 @@ pub fn evaluate(facts: &ReadinessFacts, policy: &BlockingPolicy) -> ReadinessVer
         criteria,
         blocking_issues: [presence, stages, anomalies, dependencies, age].concat(),
         warnings,
+        notices,
         captures_judged: captures_judged.into_iter().collect(),
     }
 }
@@ -316,8 +319,11 @@ fn check_stages(present: &BTreeMap<&PartitionKey, &PartitionFacts>) -> Vec<Strin
     issues
 }
 
-/// Criterion 3: (blocking issues, warnings).
-fn check_anomalies(facts: &ReadinessFacts, policy: &BlockingPolicy) -> (Vec<String>, Vec<String>) {
+/// Criterion 3: (blocking issues, warnings, notices).
+fn check_anomalies(
+    facts: &ReadinessFacts,
+    policy: &BlockingPolicy,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut relevant: Vec<&AnomalyFact> = facts
         .open_anomalies
         .iter()
@@ -339,6 +345,7 @@ fn check_anomalies(facts: &ReadinessFacts, policy: &BlockingPolicy) -> (Vec<Stri
     relevant.dedup();
     let mut blocking = Vec::new();
     let mut warnings = Vec::new();
+    let mut notices = Vec::new();
     for a in relevant {
         let text = format!(
             "{} {} anomaly #{}: {}",
@@ -346,11 +353,15 @@ fn check_anomalies(facts: &ReadinessFacts, policy: &BlockingPolicy) -> (Vec<Stri
         );
         if policy.blocks(facts.ready_for, a.severity) {
             blocking.push(format!("unresolved {text}"));
-        } else {
+        } else if a.severity >= Severity::Warn {
             warnings.push(format!("open {text}"));
+        } else {
+            // INFO is information (a revision happened), not a reason for caution: it is
+            // reported but does not turn READY into READY_WITH_WARNINGS.
+            notices.push(format!("open {text}"));
         }
     }
-    (blocking, warnings)
+    (blocking, warnings, notices)
 }
 
 /// Criterion 4.
@@ -628,11 +639,9 @@ mod tests {
         assert!(v.criteria.no_critical_anomalies);
         assert_eq!(
             v.warnings,
-            [
-                "open INFO BUSINESS_RULE anomaly #3: problem 3",
-                "open ERROR BUSINESS_RULE anomaly #12: problem 12",
-            ]
+            ["open ERROR BUSINESS_RULE anomaly #12: problem 12"]
         );
+        assert_eq!(v.notices, ["open INFO BUSINESS_RULE anomaly #3: problem 3"]);
         f.ready_for = ReadyFor::Compliance;
         let v = decide(&f);
         assert_eq!(v.status, ReadinessStatus::NotReady);
@@ -641,10 +650,8 @@ mod tests {
             v.blocking_issues,
             ["unresolved ERROR BUSINESS_RULE anomaly #12: problem 12"]
         );
-        assert_eq!(
-            v.warnings,
-            ["open INFO BUSINESS_RULE anomaly #3: problem 3"]
-        );
+        assert!(v.warnings.is_empty());
+        assert_eq!(v.notices, ["open INFO BUSINESS_RULE anomaly #3: problem 3"]);
         // Policy is data: make WARN block trading.
         let mut strict = BlockingPolicy::default();
         strict

@@ -104,6 +104,7 @@ pub async fn record<C: ConnectionTrait>(conn: &C, anomaly: NewAnomaly) -> StoreR
         resolution_note: Set(None),
         created_at: Set(anomaly.detected_at),
         cause: Set(anomaly.cause),
+        resolved_by: Set(None),
         ..Default::default()
     }
     .insert(conn)
@@ -150,6 +151,26 @@ pub async fn open_for<C: ConnectionTrait>(
     Ok(query.order_by_asc(Column::Id).all(conn).await?)
 }
 
+/// Whether an anomaly with this (domain, partition, category, cause) was ever recorded, open or
+/// resolved: for one-time facts (a partition was missed, arrived late) that an operator may have
+/// resolved and that must not come back on the next check.
+pub async fn ever_recorded<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partition: &PartitionKey,
+    category: Category,
+    cause: &str,
+) -> StoreResult<bool> {
+    Ok(Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .filter(Column::PartitionKey.eq(partition.canonical()))
+        .filter(Column::Category.eq(category.as_str()))
+        .filter(Column::Cause.eq(cause))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// Records an anomaly unless one with the same (domain, partition, category, cause) is still
 /// open: detection that runs on every pipeline run must not pile up duplicates.
 pub async fn record_once<C: ConnectionTrait>(
@@ -189,7 +210,7 @@ pub async fn resolve_open<C: ConnectionTrait>(
 ) -> StoreResult<Vec<Anomaly>> {
     let mut resolved = Vec::new();
     for open in open_for(conn, domain, Some(partition), category, Some(cause)).await? {
-        resolved.push(resolve(conn, open.id, note, resolved_at).await?);
+        resolved.push(resolve_as(conn, open.id, note, Some("spine"), resolved_at).await?);
     }
     Ok(resolved)
 }
@@ -211,6 +232,18 @@ pub async fn resolve<C: ConnectionTrait>(
     note: &str,
     resolved_at: DateTime<Utc>,
 ) -> StoreResult<Anomaly> {
+    resolve_as(conn, id, note, None, resolved_at).await
+}
+
+/// Resolves an open anomaly and records who did (a person, or `spine` for automatic
+/// resolutions): compliance asks "who decided this no longer matters, and why".
+pub async fn resolve_as<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    note: &str,
+    resolved_by: Option<&str>,
+    resolved_at: DateTime<Utc>,
+) -> StoreResult<Anomaly> {
     let note = note.trim();
     if note.is_empty() {
         return Err(StoreError::Invalid(format!(
@@ -228,6 +261,7 @@ pub async fn resolve<C: ConnectionTrait>(
     let mut active = anomaly.into_active_model();
     active.resolved_at = Set(Some(resolved_at));
     active.resolution_note = Set(Some(note.to_string()));
+    active.resolved_by = Set(resolved_by.map(str::to_string));
     Ok(active.update(conn).await?)
 }
 

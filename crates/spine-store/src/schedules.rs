@@ -55,6 +55,19 @@ pub async fn upsert<C: ConnectionTrait>(
             s.domain, s.pipeline
         ))
     })?;
+    for (name, value) in [
+        ("expected_delay_hours", s.expected_delay_hours),
+        ("preliminary_hours", s.preliminary_hours),
+    ] {
+        if let Some(v) = value
+            && v < 0
+        {
+            return Err(StoreError::Invalid(format!(
+                "schedule {}/{}: {name} must not be negative, got {v}",
+                s.domain, s.pipeline
+            )));
+        }
+    }
     if let Some(values) = &s.partition_values
         && !values.is_object()
     {

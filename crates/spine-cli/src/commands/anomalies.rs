@@ -49,12 +49,15 @@ pub async fn run(ctx: &Context, cmd: AnomaliesCommand) -> anyhow::Result<ExitCod
             let json: Vec<Value> = rows.iter().map(to_json).collect();
             emit(ctx.format(), &table, Some(&Value::Array(json)))?;
         }
-        AnomaliesCommand::Resolve { id, note } => {
-            let a = anomalies::resolve(store.conn(), id, &note, ctx.clock.now()).await?;
-            let mut table = Table::new(["id", "resolved_at", "resolution_note"]);
+        AnomaliesCommand::Resolve { id, note, by } => {
+            let by = by.or_else(|| std::env::var("USER").ok());
+            let a = anomalies::resolve_as(store.conn(), id, &note, by.as_deref(), ctx.clock.now())
+                .await?;
+            let mut table = Table::new(["id", "resolved_at", "resolved_by", "resolution_note"]);
             table.push([
                 a.id.to_string(),
                 a.resolved_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                a.resolved_by.clone().unwrap_or_else(|| "-".into()),
                 a.resolution_note.clone().unwrap_or_default(),
             ]);
             emit(ctx.format(), &table, Some(&to_json(&a)))?;
@@ -85,6 +88,7 @@ pub fn to_json(a: &Anomaly) -> Value {
         "detected_at": a.detected_at,
         "resolved_at": a.resolved_at,
         "resolution_note": a.resolution_note,
+        "resolved_by": a.resolved_by,
         "created_at": a.created_at,
     })
 }

@@ -12,7 +12,7 @@ use crate::output::{Table, emit};
 /// Runs a `spine gen` command.
 pub fn run(ctx: &Context, cmd: GenCommand) -> anyhow::Result<ExitCode> {
     let GenCommand::FinraOtc(args) = cmd;
-    if args.inject.iter().any(|f| f == "help") {
+    if args.list_faults || args.inject.iter().any(|f| f == "help") {
         let mut table = Table::new(["fault", "description"]);
         for f in Fault::ALL {
             table.push([f.as_str(), f.description()]);
@@ -28,8 +28,11 @@ pub fn run(ctx: &Context, cmd: GenCommand) -> anyhow::Result<ExitCode> {
     if args.weeks == 0 {
         bail!("--weeks must be at least 1");
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let out = args
+        .out
+        .clone()
+        .expect("clap requires --out unless --list-faults");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let files = generate(
         &GenConfig {
             weeks: args.weeks,
@@ -40,7 +43,7 @@ pub fn run(ctx: &Context, cmd: GenCommand) -> anyhow::Result<ExitCode> {
             faults,
             ..GenConfig::default()
         },
-        &args.out,
+        &out,
     )?;
     let mut table = Table::new([
         "file",

@@ -18,6 +18,14 @@ pub async fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<ExitCode> 
             let store = ctx.open_store().await?;
             let report = ingest_finra(ctx, &store, &args).await?;
             print_report(ctx, &report)?;
+            if report.status == "failed" {
+                eprintln!(
+                    "error: {} was captured but not processed: {}",
+                    report.capture_id,
+                    report.notes.join("; ")
+                );
+                return Ok(ExitCode::from(1));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -70,6 +78,18 @@ pub fn print_report(ctx: &Context, report: &IngestReport) -> anyhow::Result<()> 
         "week_derivation",
         report.week_derivation["method"].as_str().unwrap_or("-"),
     ]);
+    for a in &report.anomalies {
+        let label = if a["resolved"] == true {
+            "resolved"
+        } else {
+            "anomaly"
+        };
+        let severity = a["severity"].as_str().unwrap_or("");
+        let line = format!("{severity} {}", a["message"].as_str().unwrap_or(""))
+            .trim()
+            .to_string();
+        table.push([label.to_string(), line]);
+    }
     for note in &report.notes {
         table.push(["note", note.as_str()]);
     }

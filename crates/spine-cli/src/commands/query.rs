@@ -34,6 +34,26 @@ pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {
     };
     let capture = resolve_capture(&store, args.week_ending, tier, args.capture.as_deref()).await?;
     let id = capture.capture_id.as_str();
+    let stages = spine_store::manifest::stages(
+        store.conn(),
+        &spine_model::Domain::parse(spine_model::Domain::FINRA_OTC)?,
+        &spine_model::PartitionKey::week_tier(args.week_ending, tier),
+    )
+    .await?;
+    if spine_store::manifest::furthest_stage(&stages, id) < Some(spine_model::Stage::Calc)
+        && spine_store::finra_otc::venue_share(store.conn(), id)
+            .await?
+            .is_empty()
+    {
+        bail!(
+            "capture {id} of {tier} for the week ending {} has no analytics: it stopped at {}; see `spine doctor {}`",
+            args.week_ending,
+            spine_store::manifest::furthest_stage(&stages, id)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "no stage".into()),
+            spine_model::Domain::FINRA_OTC
+        );
+    }
     let (table, json) = match args.kind {
         QueryKind::Summary => {
             let rows = repo::symbol_summary(store.conn(), id, symbol).await?;

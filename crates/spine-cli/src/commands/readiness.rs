@@ -46,7 +46,7 @@ pub async fn run(ctx: &Context, args: ReadinessArgs) -> anyhow::Result<ExitCode>
 pub fn table(cert: &Certification) -> Table {
     let mark = |ok: bool| if ok { "yes" } else { "NO" };
     let c = &cert.criteria;
-    let mut t = Table::new(["", ""]);
+    let mut t = Table::new(["readiness", "value"]);
     t.push([
         "status".to_string(),
         format!("{} for {}", cert.status, cert.ready_for),
@@ -62,6 +62,9 @@ pub fn table(cert: &Certification) -> Table {
     }
     for w in &cert.warnings {
         t.push(["warning", w.as_str()]);
+    }
+    for n in &cert.notices {
+        t.push(["notice", n.as_str()]);
     }
     if let Some(at) = cert.certified_at {
         t.push([

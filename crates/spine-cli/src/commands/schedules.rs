@@ -48,6 +48,14 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> anyhow::Result<ExitCod
                 .transpose()
                 .context("--partition-values is not JSON (e.g. {\"TIER\":[\"OTC\"]})")?;
             // Validate the template and values against the expansion rules before storing.
+            if let Some(delay) = a.expected_delay_hours
+                && !(0..=spine_rules::schedule::MAX_DELAY_HOURS).contains(&i64::from(delay))
+            {
+                anyhow::bail!(
+                    "--expected-delay-hours {delay} is out of range: expected 0 to {} (trading-time hours after the business date)",
+                    spine_rules::schedule::MAX_DELAY_HOURS
+                );
+            }
             let values = spine_rules::schedule::parse_partition_values(partition_values.as_ref())?;
             spine_rules::schedule::PartitionTemplate::parse(&a.partition_template)?
                 .validate(&values)?;
@@ -84,7 +92,17 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> anyhow::Result<ExitCod
                 None => match checks::earliest_week(&store, &domain).await? {
                     Some(f) => f,
                     None => {
-                        println!("{domain} has no capture yet; pass --from to check a window");
+                        let note =
+                            format!("{domain} has no capture yet; pass --from to check a window");
+                        let mut table = Table::new(["note"]);
+                        table.push([note.clone()]);
+                        emit(
+                            ctx.format(),
+                            &table,
+                            Some(
+                                &serde_json::json!({"expected": [], "anomalies": [], "note": note}),
+                            ),
+                        )?;
                         return Ok(ExitCode::SUCCESS);
                     }
                 },

@@ -46,8 +46,8 @@ pub enum PipelineError {
     /// The source could not be fetched (missing file, HTTP 404/5xx, timeout, connection).
     #[error("{error}")]
     Source {
-        /// The typed fetch failure.
-        error: crate::domains::source::SourceError,
+        /// The typed fetch failure (boxed: it carries the locator, and errors stay small).
+        error: Box<crate::domains::source::SourceError>,
         /// The execution recorded as FAILED for it.
         execution_id: Option<String>,
     },

@@ -31,8 +31,10 @@ pub struct Certification {
     pub criteria: ReadinessCriteria,
     /// What blocks readiness.
     pub blocking_issues: Vec<String>,
-    /// Non-blocking open anomalies.
+    /// Non-blocking open anomalies at WARN or worse.
     pub warnings: Vec<String>,
+    /// Open INFO anomalies (e.g. a revision): reported, never a reason for caution.
+    pub notices: Vec<String>,
     /// The captures judged: the proof of "on which data".
     pub captures_judged: Vec<String>,
     /// When it was evaluated.
@@ -142,7 +144,8 @@ pub async fn certify(
         detect_schedule(store, domain, week, run).await?;
     }
     let facts = facts(store, domain, partition, ready_for, run).await?;
-    let verdict = evaluate(&facts, policy);
+    let mut verdict = evaluate(&facts, policy);
+    verdict.captures_judged = judged(&verdict.captures_judged, &facts);
     let (current, _event) = spine_store::readiness::record_evaluation(
         store.conn(),
         Evaluation {
@@ -167,6 +170,7 @@ pub async fn certify(
         criteria: verdict.criteria,
         blocking_issues: verdict.blocking_issues,
         warnings: verdict.warnings,
+        notices: verdict.notices,
         captures_judged: verdict.captures_judged,
         evaluated_at: run.now,
         certified_at: current.certified_at,
@@ -205,11 +209,63 @@ pub async fn evaluate_only(
         criteria: verdict.criteria,
         blocking_issues: verdict.blocking_issues,
         warnings: verdict.warnings,
+        notices: verdict.notices,
         captures_judged: verdict.captures_judged,
         evaluated_at: run.now,
         certified_at,
         certified_by,
     })
+}
+
+/// The captures a verdict rests on: the partitions' latest captures and every upstream capture
+/// their calcs consumed (the calendar), so a correction upstream is a different judgement and
+/// re-certifies.
+fn judged(partition_captures: &[String], facts: &ReadinessFacts) -> Vec<String> {
+    let mut all: Vec<String> = partition_captures.to_vec();
+    all.extend(
+        facts
+            .dependencies
+            .iter()
+            .map(|d| d.consumed_capture_id.clone()),
+    );
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Re-evaluates every recorded verdict that a new capture of `partition` may change (the week's
+/// and the tier's, for each use already certified or judged): "a revision re-certifies".
+pub async fn recertify_related(
+    store: &Store,
+    domain: &Domain,
+    partition: &PartitionKey,
+    run: &RunContext,
+) -> PipelineResult<Vec<Certification>> {
+    let mut out = Vec::new();
+    for current in spine_store::readiness::list_current(store.conn(), Some(domain)).await? {
+        let key = PartitionKey::parse(&current.partition_key)?;
+        if !related(&key, partition) {
+            continue;
+        }
+        let ready_for: ReadyFor = current.ready_for.parse()?;
+        let by = current
+            .certified_by
+            .clone()
+            .unwrap_or_else(|| "spine".to_string());
+        out.push(
+            certify(
+                store,
+                domain,
+                &key,
+                ready_for,
+                &BlockingPolicy::default(),
+                &by,
+                run,
+            )
+            .await?,
+        );
+    }
+    Ok(out)
 }
 
 /// Records missed partitions of one week (late ones are recorded when they arrive).

@@ -151,7 +151,34 @@ async fn check_with(
                 "checked_at": run.now,
                 "first_captured_at": first,
             });
-            let recorded = match (if record { status } else { "inspect" }, expected.due) {
+            // Missed and late are one-time facts: once recorded (even if an operator resolved
+            // them since), a later check must not raise them again.
+            let cause_of = |status: &str| match status {
+                "missed" => Some((Category::Schedule, cause::MISSED)),
+                "late" => Some((Category::Freshness, cause::LATE)),
+                _ => None,
+            };
+            let already = match cause_of(status) {
+                Some((category, cause_key)) => {
+                    anomalies::ever_recorded(
+                        store.conn(),
+                        domain,
+                        &expected.partition,
+                        category,
+                        cause_key,
+                    )
+                    .await?
+                }
+                None => false,
+            };
+            let action = if !record {
+                "inspect"
+            } else if already && status == "missed" {
+                "known"
+            } else {
+                status
+            };
+            let recorded = match (action, expected.due) {
                 ("missed", Some(due)) => Some(
                     detect::once(
                         store.conn(),
@@ -175,24 +202,30 @@ async fn check_with(
                 ("late", Some(due)) => {
                     let at = first.expect("late implies a capture");
                     let hours = (at - due).num_minutes() as f64 / 60.0;
-                    let late = detect::once(
-                        store.conn(),
-                        &expected.partition,
-                        Some(Stage::Raw),
-                        Severity::Warn,
-                        Category::Freshness,
-                        cause::LATE,
-                        format!(
-                            "{} arrived {hours:.1} h late: captured {}, due {}",
-                            expected.partition,
-                            at.to_rfc3339(),
-                            due.to_rfc3339()
-                        ),
-                        details,
-                        history.first().map(|c| c.capture_id.as_str()),
-                        run,
-                    )
-                    .await?;
+                    let late = if already {
+                        None
+                    } else {
+                        Some(
+                            detect::once(
+                                store.conn(),
+                                &expected.partition,
+                                Some(Stage::Raw),
+                                Severity::Warn,
+                                Category::Freshness,
+                                cause::LATE,
+                                format!(
+                                    "{} arrived {hours:.1} h late: captured {}, due {}",
+                                    expected.partition,
+                                    at.to_rfc3339(),
+                                    due.to_rfc3339()
+                                ),
+                                details,
+                                history.first().map(|c| c.capture_id.as_str()),
+                                run,
+                            )
+                            .await?,
+                        )
+                    };
                     anomalies::resolve_open(
                         store.conn(),
                         domain,
@@ -206,7 +239,7 @@ async fn check_with(
                         run.now,
                     )
                     .await?;
-                    Some(late)
+                    late
                 }
                 _ => None,
             };

@@ -51,6 +51,10 @@ pub struct Model {
     /// (domain, partition, category, cause), so re-runs never duplicate.
     #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
     pub cause: Option<String>,
+    /// Added by `m20260102_000001_hardening`. Who resolved it: a person (`--by`), or `spine`
+    /// when detection closed what it had opened.
+    #[sea_orm(column_type = "String(StringLen::N(128))", nullable)]
+    pub resolved_by: Option<String>,
 }
 
 /// `core_anomalies` declares no foreign keys: rows refer to captures and executions by their

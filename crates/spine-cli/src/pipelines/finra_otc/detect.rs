@@ -318,12 +318,20 @@ pub async fn revision<C: ConnectionTrait>(
     diff: Value,
     run: &RunContext,
 ) -> PipelineResult<Value> {
-    let message = format!(
-        "revised: capture {new_capture} supersedes {previous_capture} ({} symbols added, {} removed, {} HHI moves over 0.05)",
-        diff["added"].as_array().map_or(0, Vec::len),
-        diff["removed"].as_array().map_or(0, Vec::len),
-        diff["hhi_moved_count"].as_u64().unwrap_or(0),
-    );
+    let message = if diff["previous_symbols"] == 0 {
+        // Nothing to compare with: the superseded capture never produced calcs (e.g. it was
+        // refused by a business rule). Saying "N symbols added" would mislead.
+        format!(
+            "revised: capture {new_capture} supersedes {previous_capture}, which never reached CALC: no symbol-level diff"
+        )
+    } else {
+        format!(
+            "revised: capture {new_capture} supersedes {previous_capture} ({} symbols added, {} removed, {} HHI moves over 0.05)",
+            diff["added"].as_array().map_or(0, Vec::len),
+            diff["removed"].as_array().map_or(0, Vec::len),
+            diff["hhi_moved_count"].as_u64().unwrap_or(0),
+        )
+    };
     let a = anomalies::record(
         conn,
         NewAnomaly {
@@ -453,7 +461,30 @@ pub async fn venue_coverage<C: ConnectionTrait>(
     let CoverageVerdict::BelowBaseline(finding) =
         check_venue_coverage(current, &baseline, DEFAULT_COVERAGE_THRESHOLD)
     else {
-        return Ok(Vec::new());
+        // Coverage is back (or cannot be judged): close what an earlier capture opened.
+        let note = format!(
+            "resolved automatically: capture {capture_id} has {current} venues, within the baseline"
+        );
+        let mut resolved = Vec::new();
+        for (category, cause_key) in [
+            (Category::Completeness, cause::VENUE_COVERAGE),
+            (Category::IncompleteInput, cause::HHI_OVERSTATED),
+        ] {
+            for a in anomalies::resolve_open(
+                conn,
+                &domain(),
+                partition,
+                category,
+                cause_key,
+                &note,
+                run.now,
+            )
+            .await?
+            {
+                resolved.push(json!({"id": a.id, "resolved": true, "severity": a.severity, "message": a.message}));
+            }
+        }
+        return Ok(resolved);
     };
     let mut recorded = Vec::new();
     let details = finding.details();
@@ -480,7 +511,7 @@ pub async fn venue_coverage<C: ConnectionTrait>(
         cause::HHI_OVERSTATED,
         format!(
             "HHI computed from {current} venues against a baseline median of {}: concentration may be overstated",
-            details["p50"]
+            details["baseline_p50"]
         ),
         json!({"venue_count": current, "baseline": details, "table": "finra_otc_hhi"}),
         Some(capture_id),

@@ -130,7 +130,7 @@ pub struct SourceRequest {
 /// failure leaves a FAILED execution with the typed cause, never a half-written capture.
 pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineResult<IngestReport> {
     let locator = SourceLocator::parse(&req.source).map_err(|error| PipelineError::Source {
-        error,
+        error: Box::new(error),
         execution_id: None,
     })?;
     let partition = match (req.week_ending, req.tier) {
@@ -172,16 +172,22 @@ pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineRes
         Ok(f) => f,
         Err(error) => {
             fail(format!("{}: {error}", error.code())).await?;
-            detect::source_unavailable(
-                store,
-                partition.as_ref(),
-                &locator.to_string(),
-                &error,
-                &req.run,
-            )
-            .await?;
+            // Tracked against its partition when the caller named it; without a partition an
+            // anomaly could only be domain-wide and would block every week. The FAILED execution
+            // carries the typed cause either way, and the schedule check flags the partition if
+            // it stays absent.
+            if let Some(partition) = &partition {
+                detect::source_unavailable(
+                    store,
+                    Some(partition),
+                    &locator.to_string(),
+                    &error,
+                    &req.run,
+                )
+                .await?;
+            }
             return Err(PipelineError::Source {
-                error,
+                error: Box::new(error),
                 execution_id: Some(execution_id),
             });
         }
@@ -201,11 +207,30 @@ pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineRes
     .await;
     req.run.progress.finish();
     match result {
+        Ok(report) if report.status == "failed" => {
+            fail(report.notes.join("; ")).await?;
+            Ok(report)
+        }
         Ok(mut report) => {
+            if report.status != "unchanged" {
+                let key = PartitionKey::parse(&report.partition_key)?;
+                for cert in
+                    super::readiness::recertify_related(store, &domain(), &key, &req.run).await?
+                {
+                    report.notes.push(format!(
+                        "re-evaluated readiness of {} for {}: {}",
+                        cert.partition_key, cert.ready_for, cert.status
+                    ));
+                }
+            }
             if !healed.is_empty() {
+                let weeks: Vec<String> = healed
+                    .iter()
+                    .filter_map(|h| h["week_ending"].as_str().map(str::to_string))
+                    .collect();
                 report.notes.push(format!(
-                    "recomputed stale calcs first: {}",
-                    serde_json::Value::from(healed)
+                    "recomputed calcs left stale by a calendar correction first, for the weeks ending {}",
+                    weeks.join(", ")
                 ));
             }
             executions::finish(
@@ -504,9 +529,11 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
         .anomalies
         .extend(detect::partition_arrived(store, &partition, &capture_id, &req.run).await?);
     // Was it expected earlier? A late arrival is detected the moment it lands.
-    let checked =
-        super::schedules::check(store, &domain(), week_ending, week_ending, &req.run).await?;
-    report.anomalies.extend(checked.anomalies);
+    // A broken schedule must not stop data from flowing: say so and carry on.
+    match super::schedules::check(store, &domain(), week_ending, week_ending, &req.run).await {
+        Ok(checked) => report.anomalies.extend(checked.anomalies),
+        Err(e) => report.notes.push(format!("schedule check skipped: {e}")),
+    }
     let normalized = match normalize(store, &capture, &req.run).await {
         Ok(n) => n,
         Err(PipelineError::BusinessRule {
@@ -536,6 +563,7 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
     let outcome = calc(store, &capture, Some(normalized.calcs), &req.run).await?;
     report.anomalies.extend(outcome.anomalies);
     let notes = outcome.notes;
+    report.notes.extend(outcome.remarks);
     req.run.progress.finish();
     if notes.is_empty() {
         report.stage = Some(Stage::Calc);
@@ -661,6 +689,33 @@ pub async fn normalize(
             anomaly_id: a.id,
         });
     }
+    // This capture passed the blocking rule: close what an earlier capture of the partition
+    // opened (and the trade-size warning, when this one has no outliers).
+    let note = format!(
+        "resolved automatically: capture {} of the partition passed the rule at {}",
+        capture.capture_id,
+        run.now.to_rfc3339()
+    );
+    let mut cleared = vec![detect::cause::TRADES_WITHOUT_SHARES];
+    if findings.trade_size_outliers == 0 {
+        cleared.push(detect::cause::TRADE_SIZE);
+    }
+    let mut resolved = Vec::new();
+    for cause_key in cleared {
+        for a in spine_store::anomalies::resolve_open(
+            &txn,
+            &domain(),
+            &partition,
+            spine_model::Category::BusinessRule,
+            cause_key,
+            &note,
+            run.now,
+        )
+        .await?
+        {
+            resolved.push(serde_json::json!({"id": a.id, "resolved": true, "severity": a.severity, "message": a.message}));
+        }
+    }
     // Warnings are recorded with the stage, atomically.
     let (_, warnings) =
         detect::business_rules(&txn, &partition, &capture.capture_id, &findings, range, run)
@@ -675,9 +730,10 @@ pub async fn normalize(
     )
     .await?;
     txn.commit().await?;
+    resolved.extend(warnings);
     Ok(Normalized {
         calcs: acc.finish(),
-        anomalies: warnings,
+        anomalies: resolved,
     })
 }
 
@@ -781,7 +837,7 @@ pub async fn calc(
         None => None,
     };
     let already_revised = match &revision {
-        Some(_) => !spine_store::anomalies::list(
+        Some(_) => spine_store::anomalies::list(
             store.conn(),
             &spine_store::anomalies::AnomalyFilter {
                 capture_id: Some(capture.capture_id.clone()),
@@ -912,9 +968,15 @@ pub async fn calc(
         .await?,
     );
     txn.commit().await?;
-    refresh_tier_split(store, week, now).await?;
+    let mut remarks = Vec::new();
+    if !refresh_tier_split(store, week, now).await? {
+        remarks.push(format!(
+            "tier split for the week ending {week} not refreshed: a tier's latest capture has no calcs"
+        ));
+    }
     Ok(CalcOutcome {
         notes,
+        remarks,
         anomalies: recorded,
     })
 }
@@ -925,6 +987,9 @@ pub async fn calc(
 pub struct CalcOutcome {
     /// Why a calc could not run (e.g. no calendar covers the week).
     pub notes: Vec<String>,
+    /// Things worth saying that do not make this capture's CALC incomplete (e.g. the week's
+    /// tier split was left as it was because another tier has no calcs).
+    pub remarks: Vec<String>,
     /// Anomalies recorded by CALC's detections.
     pub anomalies: Vec<serde_json::Value>,
 }
@@ -954,12 +1019,13 @@ pub async fn register_dependencies<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Recomputes the week's tier split from the latest capture of each tier that has calcs.
+/// Recomputes the week's tier split from the latest capture of each captured tier. Returns false
+/// (and leaves the stored split as it was) when a tier's latest capture has no calcs.
 pub async fn refresh_tier_split(
     store: &Store,
     week: NaiveDate,
     now: DateTime<Utc>,
-) -> PipelineResult<()> {
+) -> PipelineResult<bool> {
     let latest =
         captures::latest_covered(store.conn(), &domain(), &PartitionKey::week(week)).await?;
     let mut totals = Vec::new();
@@ -973,7 +1039,10 @@ pub async fn refresh_tier_split(
         };
         let venues = repo::venue_share(store.conn(), &capture.capture_id).await?;
         if venues.is_empty() {
-            continue; // not computed yet (or failed before CALC)
+            // A tier whose latest capture has no calcs (not computed yet, or refused): the
+            // split over the other tiers alone would silently renormalize without it. Keep the
+            // previous split, which names the captures it used, rather than publish a wrong one.
+            return Ok(false);
         }
         totals.push((tier, venues.iter().map(|v| v.shares).sum::<i64>()));
         captures_used.push((tier, capture.capture_id));
@@ -995,7 +1064,7 @@ pub async fn refresh_tier_split(
     let txn = store.begin().await?;
     repo::replace_tier_split(&txn, week, rows, now).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The capture a query or a stage run should use: the given id, or the latest of the partition.
