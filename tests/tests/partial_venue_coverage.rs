@@ -1,0 +1,92 @@
+//! Scenario: partial venue coverage. Five clean weeks (2025-09-12 … 2025-10-10) ingested on
+//! time build each tier's venue baseline; in the sixth week (2025-10-17) NMS Tier 1 reports only
+//! ~40% of its venues. CALC records WARN COMPLETENESS with the current count and the baseline's
+//! p10/p50/p90, and the HHI caveat WARN INCOMPLETE_INPUT. Warnings do not block: the week is
+//! READY_WITH_WARNINGS for every use, and the warnings say why.
+
+use serde_json::json;
+use spine_cli::domains::finra_otc::generate::Fault;
+use spine_model::{PartitionKey, Tier};
+use spine_scenarios::{
+    assert_ran_on_every_backend, at, certify_all_uses, config, date, file, finra_anomalies,
+    generate_into, ingest_on_time, load_calendars, operator_view, scrub, settings, verdict,
+};
+use spine_store::finra_otc as repo;
+use spine_store::test_support::for_each_backend;
+
+#[tokio::test]
+async fn a_week_with_few_venues_is_flagged_against_its_baseline_but_not_blocked() {
+    let first = date(2025, 9, 12);
+    let week = date(2025, 10, 17);
+    let dir = tempfile::tempdir().unwrap();
+    let files = generate_into(
+        dir.path(),
+        &config(first, 6, Tier::ALL, &[Fault::LowVenueCoverage]),
+    );
+    let ran = for_each_backend(|db| {
+        let files = files.clone();
+        async move {
+            let store = &db.store;
+            load_calendars(store).await;
+            // Every file is captured when FINRA publishes it: on time.
+            let mut by_publication: Vec<_> = files.iter().collect();
+            by_publication.sort_by_key(|f| (f.last_update, f.tier));
+            let mut history = Vec::new();
+            for f in by_publication {
+                let r = ingest_on_time(store, f).await;
+                let venues = repo::venue_share(store.conn(), &r.capture_id)
+                    .await
+                    .unwrap();
+                history.push(json!({
+                    "partition_key": r.partition_key,
+                    "status": r.status,
+                    "stage": r.stage,
+                    "venues": venues.len(),
+                    "anomalies_recorded": r.anomalies.len(),
+                }));
+            }
+            let faulty = file(&files, Tier::NmsTier1, week, 0);
+            let anomalies = finra_anomalies(store).await;
+            let categories: Vec<_> = anomalies
+                .iter()
+                .map(|a| (a["severity"].clone(), a["category"].clone()))
+                .collect();
+            assert_eq!(
+                categories,
+                [
+                    (json!("WARN"), json!("COMPLETENESS")),
+                    (json!("WARN"), json!("INCOMPLETE_INPUT"))
+                ],
+                "{}",
+                db.backend
+            );
+
+            // The HHI caveat names the baseline median it compares against.
+            let hhi_caveat = anomalies[1]["message"].as_str().unwrap_or_default();
+            assert!(
+                hhi_caveat.contains("against a baseline median of 10"),
+                "{}: the HHI caveat must name the baseline median, got: {hhi_caveat}",
+                db.backend
+            );
+
+            let certs =
+                certify_all_uses(store, &PartitionKey::week(week), at(2025, 11, 20, 9, 0)).await;
+            assert!(certs.iter().all(|c| c.is_ready && !c.warnings.is_empty()));
+
+            settings().bind(|| {
+                insta::assert_json_snapshot!(
+                    "partial_venue_coverage",
+                    scrub(json!({
+                        "injected": faulty.faults,
+                        "ingested_in_publication_order": history,
+                        "anomalies": anomalies,
+                        "readiness_2025_11_20": certs.iter().map(verdict).collect::<Vec<_>>(),
+                        "operator_view_trading": operator_view(&certs[0]),
+                    }))
+                );
+            });
+        }
+    })
+    .await;
+    assert_ran_on_every_backend(&ran);
+}
