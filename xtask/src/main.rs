@@ -4,11 +4,13 @@
 //! ```text
 //! cargo xtask migrate [up|down|fresh|status] [--database-url URL] [--steps N]
 //! cargo xtask test [--sqlite-only] [-- CARGO_TEST_ARGS]
+//! cargo xtask bench [--rows N] [--runs N] [--dir DIR] [--breakdown] [--check] [--json]
 //! ```
 //!
 //! The database URL comes from `--database-url`, else `DATABASE_URL`, else the embedded default
 //! `sqlite://spine.db?mode=rwc` (created in the current directory if missing).
 
+mod bench;
 mod test;
 
 use std::process::ExitCode;
@@ -35,6 +37,9 @@ enum Command {
     Migrate(MigrateArgs),
     /// Run every test on SQLite and, when a PostgreSQL server answers, on PostgreSQL too.
     Test(test::TestArgs),
+    /// Benchmark one FINRA OTC week end to end against the `sqlite3 .import` floor
+    /// (see docs/PERFORMANCE.md).
+    Bench(bench::BenchArgs),
 }
 
 /// Arguments of `cargo xtask migrate`.
@@ -87,6 +92,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Migrate(args) => migrate(args).await,
         Command::Test(args) => test::run(args).await,
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
-use spine_model::{Category, Domain, ReadyFor, ScheduleType, Severity, Tier};
+use spine_model::{Category, DependencyType, Domain, ReadyFor, ScheduleType, Severity, Tier};
 
 use crate::output::Format;
 
@@ -89,6 +89,32 @@ pub enum Command {
         after_help = "Example:\n  spine recompute finra.otc_transparency --week-ending 2025-12-26"
     )]
     Recompute(RecomputeArgs),
+    /// Diagnose a domain: expected vs actual partitions, what is missing and where it stopped,
+    /// open anomalies, readiness per week, and the commands that fix it. Exit 3 if anything blocks.
+    #[command(
+        after_help = "Examples:\n  spine doctor finra.otc_transparency\n  spine doctor finra.otc_transparency --weeks 8 --format json"
+    )]
+    Doctor(DoctorArgs),
+    /// Calc dependencies: list, declare, and what a change upstream makes stale.
+    #[command(subcommand)]
+    Deps(DepsCommand),
+    /// Compliance reports: anomaly trends and the readiness audit trail.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Serve the read-only readiness HTTP API (loopback unless told otherwise).
+    #[command(
+        after_help = "Examples:\n  spine serve\n  spine serve --bind 127.0.0.1:9090\n  curl -s localhost:8080/api/v1/readiness/finra.otc_transparency/2025-12-19?ready_for=trading"
+    )]
+    Serve(ServeArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  spine completions bash > /etc/bash_completion.d/spine\n  spine completions zsh > \"${fpath[1]}/_spine\"\n  spine completions fish > ~/.config/fish/completions/spine.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Generate a few weeks for all tiers, ingest them with the calendar into DIR/spine.db, and
     /// show what happened.
     #[command(after_help = "Example:\n  spine demo --dir demo")]
@@ -206,8 +232,11 @@ pub enum GenCommand {
 #[derive(Debug, Clone, Args)]
 pub struct GenArgs {
     /// Output directory (created if missing).
+    #[arg(long, required_unless_present = "list_faults")]
+    pub out: Option<PathBuf>,
+    /// List the faults `--inject` accepts, and exit.
     #[arg(long)]
-    pub out: PathBuf,
+    pub list_faults: bool,
     /// Number of consecutive weeks.
     #[arg(long, default_value_t = 4)]
     pub weeks: u32,
@@ -223,7 +252,7 @@ pub struct GenArgs {
     /// The Friday ending the first week.
     #[arg(long, value_parser = parse_date, default_value = "2025-11-28")]
     pub first_week_ending: NaiveDate,
-    /// A fault to inject into the last week (repeatable); `--inject help` lists them.
+    /// A fault to inject into the last week (repeatable); `--list-faults` lists them.
     #[arg(long = "inject")]
     pub inject: Vec<String>,
 }
@@ -277,6 +306,9 @@ pub enum AnomaliesCommand {
         /// Why it is resolved: recorded for the audit trail.
         #[arg(long)]
         note: String,
+        /// Who resolves it (recorded as resolved_by); defaults to $SPINE_USER, then $USER.
+        #[arg(long, env = "SPINE_USER")]
+        by: Option<String>,
     },
 }
 
@@ -376,6 +408,108 @@ pub struct RecomputeArgs {
     /// The Friday ending the week.
     #[arg(long, value_parser = parse_date)]
     pub week_ending: NaiveDate,
+}
+
+/// Arguments of `spine doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// The domain to diagnose.
+    #[arg(value_parser = parse_domain)]
+    pub domain: Domain,
+    /// How many recent weeks to examine (weeks with something due or captured).
+    #[arg(long, default_value_t = 4)]
+    pub weeks: u32,
+}
+
+/// `spine deps …`
+#[derive(Debug, Subcommand)]
+pub enum DepsCommand {
+    /// List declared calc dependencies.
+    #[command(after_help = "Example:\n  spine deps list --domain finra.otc_transparency")]
+    List {
+        /// Only calcs of this domain.
+        #[arg(long, value_parser = parse_domain)]
+        domain: Option<Domain>,
+    },
+    /// Declare (or update) a calc dependency.
+    #[command(
+        after_help = "Example:\n  spine deps add --calc-domain finra.otc_transparency --calc-pipeline finra_otc.calc \\\n    --calc-table finra_otc_volume_per_day --depends-on-domain reference.exchange_calendar \\\n    --depends-on-table ref_calendar_trading_days --dependency-type REQUIRED"
+    )]
+    Add(DepsAddArgs),
+    /// Every calc that depends on DOMAIN.TABLE, transitively, with the partitions now stale.
+    #[command(
+        after_help = "Example:\n  spine deps impact reference.exchange_calendar.ref_calendar_trading_days"
+    )]
+    Impact {
+        /// The upstream as `<domain>.<table>`, e.g. `reference.exchange_calendar.ref_calendar_trading_days`.
+        target: String,
+    },
+}
+
+/// Arguments of `spine deps add`.
+#[derive(Debug, Clone, Args)]
+pub struct DepsAddArgs {
+    /// The calc's domain.
+    #[arg(long, value_parser = parse_domain)]
+    pub calc_domain: Domain,
+    /// The pipeline that computes the calc.
+    #[arg(long)]
+    pub calc_pipeline: String,
+    /// The calc's table (omit for the whole pipeline).
+    #[arg(long)]
+    pub calc_table: Option<String>,
+    /// The upstream domain.
+    #[arg(long, value_parser = parse_domain)]
+    pub depends_on_domain: Domain,
+    /// The upstream table.
+    #[arg(long)]
+    pub depends_on_table: String,
+    /// REQUIRED, OPTIONAL or REFERENCE.
+    #[arg(long, value_parser = parse_dependency_type, default_value = "REQUIRED")]
+    pub dependency_type: DependencyType,
+    /// Why the dependency exists.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+/// `spine report …`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Per month, severity and category: count, domains affected, resolved, mean days to resolve.
+    #[command(after_help = "Example:\n  spine report anomaly-trends --months 12 --format csv")]
+    AnomalyTrends {
+        /// How many months back from the clock's month.
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+    },
+    /// Every certification event from the audit trail, with the capture ids judged.
+    #[command(
+        after_help = "Example:\n  spine report readiness-audit --domain finra.otc_transparency --from 2026-01-01 --to 2026-03-31 --format json"
+    )]
+    ReadinessAudit {
+        /// The domain.
+        #[arg(long, value_parser = parse_domain)]
+        domain: Domain,
+        /// First day (inclusive, UTC).
+        #[arg(long, value_parser = parse_date)]
+        from: Option<NaiveDate>,
+        /// Last day (inclusive, UTC).
+        #[arg(long, value_parser = parse_date)]
+        to: Option<NaiveDate>,
+    },
+}
+
+/// Arguments of `spine serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default: exposing it is a deliberate choice.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+}
+
+fn parse_dependency_type(s: &str) -> Result<DependencyType, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
 }
 
 fn parse_domain(s: &str) -> Result<Domain, String> {

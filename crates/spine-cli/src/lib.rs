@@ -8,3 +8,4 @@ pub mod commands;
 pub mod domains;
 pub mod output;
 pub mod pipelines;
+pub mod server;

@@ -3,9 +3,13 @@
 //! Commands build a [`Table`] (and a JSON value where the JSON shape is richer than a table);
 //! this module decides how it reaches the terminal, so every command formats the same way.
 
-use std::io::{self, Write};
+use std::ffi::OsStr;
+use std::io::{self, IsTerminal, Write};
 
 use clap::ValueEnum;
+// anstyle, through clap's re-export: already built for clap's own help colours, so colouring
+// tables costs no new dependency.
+use clap::builder::styling::{AnsiColor, Effects, Style};
 use serde_json::Value;
 
 /// The `--format` choices.
@@ -43,8 +47,16 @@ impl Table {
         self.rows.push(row.into_iter().map(Into::into).collect());
     }
 
-    /// Writes the table with columns padded to their widest cell; numbers right-aligned.
+    /// Writes the table with columns padded to their widest cell; numbers right-aligned. Never
+    /// coloured: this is the form for files, pipes and tests.
     pub fn write_aligned(&self, out: &mut impl Write) -> io::Result<()> {
+        self.write_aligned_styled(out, false)
+    }
+
+    /// Like [`Table::write_aligned`], with status and severity words coloured when `colour` is
+    /// true. Cells are padded on their plain text first and coloured afterwards, so escape codes
+    /// never count towards a column's width and the columns stay aligned.
+    pub fn write_aligned_styled(&self, out: &mut impl Write, colour: bool) -> io::Result<()> {
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|i| {
                 self.rows
@@ -65,7 +77,7 @@ impl Table {
                     })
             })
             .collect();
-        let line = |cells: &[String], out: &mut dyn Write| -> io::Result<()> {
+        let line = |cells: &[String], out: &mut dyn Write, colour: bool| -> io::Result<()> {
             let mut parts = Vec::with_capacity(cells.len());
             for (i, cell) in cells.iter().enumerate() {
                 let w = widths.get(i).copied().unwrap_or(0);
@@ -78,11 +90,17 @@ impl Table {
                     format!("{cell:<w$}")
                 });
             }
-            writeln!(out, "{}", parts.join("  ").trim_end())
+            let plain = parts.join("  ");
+            let plain = plain.trim_end();
+            if colour {
+                writeln!(out, "{}", colourize(plain))
+            } else {
+                writeln!(out, "{plain}")
+            }
         };
-        line(&self.headers, out)?;
+        line(&self.headers, out, false)?;
         for row in &self.rows {
-            line(row, out)?;
+            line(row, out, colour)?;
         }
         Ok(())
     }
@@ -117,17 +135,97 @@ impl Table {
     }
 }
 
+/// Whether to colour output, decided from facts only (so it can be tested): colour goes to a
+/// terminal and nowhere else, and any non-empty `NO_COLOR` turns it off (<https://no-color.org>).
+pub fn use_colour(is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Whether this process's tables on stdout are coloured (see [`use_colour`]). JSON and CSV never
+/// are, whatever this says.
+pub fn stdout_colour() -> bool {
+    use_colour(
+        io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+/// The colour of a word that carries a verdict or a severity, so the eye finds what blocks
+/// before reading: readiness statuses and anomaly severities, nothing else.
+fn word_style(word: &str) -> Option<Style> {
+    let fg = |c: AnsiColor| Style::new().fg_color(Some(c.into()));
+    Some(match word {
+        "READY" => fg(AnsiColor::Green),
+        "READY_WITH_WARNINGS" | "WARN" => fg(AnsiColor::Yellow),
+        "NOT_READY" | "ERROR" => fg(AnsiColor::Red),
+        "CRITICAL" => fg(AnsiColor::Red).effects(Effects::BOLD),
+        "INFO" => Style::new().effects(Effects::DIMMED),
+        _ => return None,
+    })
+}
+
+/// Colours every whitespace-separated word of an already padded line that [`word_style`]
+/// knows, leaving the whitespace (the padding) untouched.
+fn colourize(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut rest = line;
+    while !rest.is_empty() {
+        let ws = rest.len() - rest.trim_start().len();
+        out.push_str(&rest[..ws]);
+        rest = &rest[ws..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        match word_style(word) {
+            Some(style) => {
+                out.push_str(&format!("{style}{word}{style:#}"));
+            }
+            None => out.push_str(word),
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
 /// Prints `table` (or `json`, when given, for `--format json`) in the chosen format.
 pub fn emit(format: Format, table: &Table, json: Option<&Value>) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match format {
-        Format::Table => table.write_aligned(&mut out)?,
+        Format::Table => table.write_aligned_styled(&mut out, stdout_colour())?,
         Format::Csv => table.write_csv(&mut out)?,
         Format::Json => {
             let value = json.cloned().unwrap_or_else(|| table.to_json());
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints several titled tables for people (one command, several facets of one answer), or, for
+/// programs, `json` or the single flat `csv` table: CSV cannot hold several tables, so the
+/// caller chooses the one flat view that makes sense in a spreadsheet.
+pub fn emit_sections(
+    format: Format,
+    sections: &[(String, Table)],
+    csv: &Table,
+    json: &Value,
+) -> anyhow::Result<()> {
+    if format != Format::Table {
+        return emit(format, csv, Some(json));
+    }
+    let colour = stdout_colour();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for (i, (title, table)) in sections.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{title}")?;
+        if table.rows.is_empty() {
+            writeln!(out, "  (none)")?;
+        } else {
+            table.write_aligned_styled(&mut out, colour)?;
         }
     }
     Ok(())
@@ -158,5 +256,99 @@ mod tests {
         t.write_csv(&mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "a,b\n1,\"x,y\"\n");
         assert_eq!(t.to_json(), serde_json::json!([{"a": "1", "b": "x,y"}]));
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(!use_colour(false, None));
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, Some(OsStr::new("1"))));
+        // no-color.org: only a non-empty value disables colour.
+        assert!(use_colour(true, Some(OsStr::new(""))));
+    }
+
+    fn status_table() -> Table {
+        let mut t = Table::new(["week", "status", "severity", "note"]);
+        t.push(["2025-12-19", "READY", "INFO", "fine"]);
+        t.push(["2025-12-26", "NOT_READY", "CRITICAL", "x"]);
+        t.push([
+            "2026-01-02",
+            "READY_WITH_WARNINGS",
+            "WARN",
+            "ERROR in a note",
+        ]);
+        t
+    }
+
+    #[test]
+    fn uncoloured_tables_have_no_escape_codes() {
+        let mut out = Vec::new();
+        status_table()
+            .write_aligned_styled(&mut out, false)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b'), "{text:?}");
+        let mut plain = Vec::new();
+        status_table().write_aligned(&mut plain).unwrap();
+        assert_eq!(text, String::from_utf8(plain).unwrap());
+        // Decision and rendering together: escape codes only on a terminal without NO_COLOR.
+        for (terminal, no_color, escapes) in [
+            (false, None, false),
+            (true, Some(OsStr::new("1")), false),
+            (false, Some(OsStr::new("true")), false),
+            (true, None, true),
+        ] {
+            let mut out = Vec::new();
+            status_table()
+                .write_aligned_styled(&mut out, use_colour(terminal, no_color))
+                .unwrap();
+            assert_eq!(out.contains(&0x1b), escapes, "{terminal} {no_color:?}");
+        }
+    }
+
+    #[test]
+    fn coloured_tables_stay_aligned_and_colour_only_status_words() {
+        let mut plain = Vec::new();
+        status_table().write_aligned(&mut plain).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        let mut out = Vec::new();
+        status_table().write_aligned_styled(&mut out, true).unwrap();
+        let coloured = String::from_utf8(out).unwrap();
+        assert!(coloured.contains("\x1b[32mREADY\x1b[0m"), "{coloured:?}");
+        assert!(
+            coloured.contains("\x1b[31mNOT_READY\x1b[0m"),
+            "{coloured:?}"
+        );
+        assert!(coloured.contains("\x1b[33mREADY_WITH_WARNINGS\x1b[0m"));
+        assert!(coloured.contains("\x1b[2mINFO\x1b[0m"));
+        assert!(coloured.contains("\x1b[33mWARN\x1b[0m"));
+        assert!(
+            coloured.contains("\x1b[1m\x1b[31mCRITICAL\x1b[0m"),
+            "{coloured:?}"
+        );
+        // "ERROR" inside a free-text note is a word too, and is coloured like a severity.
+        assert!(coloured.contains("\x1b[31mERROR\x1b[0m in a note"));
+        // The header is never coloured, and stripping the codes gives back the plain table
+        // byte for byte: padding was computed on the plain text.
+        assert!(coloured.starts_with("week  "));
+        assert_eq!(strip_ansi(&coloured), plain);
+    }
+
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 }

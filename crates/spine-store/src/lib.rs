@@ -19,6 +19,7 @@ pub mod overview;
 pub mod quality;
 pub mod readiness;
 pub mod rejects;
+pub mod reports;
 pub mod schedules;
 #[cfg(feature = "test-support")]
 pub mod test_support;

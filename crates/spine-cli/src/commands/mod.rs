@@ -5,13 +5,17 @@ pub mod anomalies;
 pub mod calendar;
 pub mod db;
 pub mod demo;
+pub mod deps;
+pub mod doctor;
 pub mod generate;
 pub mod ingest;
 pub mod pipelines;
 pub mod query;
 pub mod readiness;
 pub mod recompute;
+pub mod report;
 pub mod schedules;
+pub mod serve;
 pub mod status;
 
 use std::process::ExitCode;
@@ -90,5 +94,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Anomalies(cmd) => anomalies::run(&ctx, cmd).await,
         Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
         Command::Recompute(args) => recompute::run(&ctx, args).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
+        Command::Deps(cmd) => deps::run(&ctx, cmd).await,
+        Command::Report(cmd) => report::run(&ctx, cmd).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "spine",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -1,0 +1,183 @@
+//! `GET /metrics`: the Prometheus text exposition format (0.0.4), written by hand.
+//!
+//! Three gauge families, enough to alert on what the readiness gate cares about:
+//! open anomalies per domain and severity, current readiness verdicts per domain, use and
+//! status, and the age of each partition's latest capture. The format is small and stable, so
+//! a hand-written encoder with correct label escaping is cheaper than a metrics crate and keeps
+//! the values computed from the store at scrape time (no process-local state to drift).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use spine_model::{Domain, PartitionKey, ReadinessStatus, Severity};
+use spine_store::anomalies::{self, AnomalyFilter};
+use spine_store::{Store, StoreResult, captures, overview, readiness, schedules};
+
+/// The content type of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Escapes a label value: backslash, double quote and line feed, as the format requires.
+/// Partition keys are JSON, so their quotes must be escaped or the line would not parse.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One metric family being written.
+struct Family<'a> {
+    out: &'a mut String,
+    name: &'static str,
+}
+
+impl<'a> Family<'a> {
+    fn new(out: &'a mut String, name: &'static str, help: &str) -> Family<'a> {
+        // HELP text escapes backslash and line feed only.
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        Family { out, name }
+    }
+
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+            .collect();
+        let _ = writeln!(self.out, "{}{{{}}} {value}", self.name, labels.join(","));
+    }
+}
+
+/// Every domain the database knows of: captured, with anomalies or verdicts, or scheduled.
+pub(super) async fn known_domains(store: &Store) -> StoreResult<BTreeSet<String>> {
+    let conn = store.conn();
+    let mut domains: BTreeSet<String> = overview::domains(conn)
+        .await?
+        .into_iter()
+        .map(|d| d.domain)
+        .collect();
+    domains.extend(
+        schedules::list(conn, None, false)
+            .await?
+            .into_iter()
+            .map(|s| s.domain),
+    );
+    Ok(domains)
+}
+
+/// Renders every metric from the store's current state at `now`.
+pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
+    let conn = store.conn();
+    let domains = known_domains(store).await?;
+
+    let mut out = String::new();
+
+    // Zero samples are written for every known (domain, severity): a series that vanishes when
+    // the last anomaly is resolved would make "went to zero" look like "stopped reporting".
+    let mut open: BTreeMap<(String, String), u64> = domains
+        .iter()
+        .flat_map(|d| {
+            Severity::ALL
+                .iter()
+                .map(move |s| ((d.clone(), s.as_str().to_string()), 0))
+        })
+        .collect();
+    let unresolved = AnomalyFilter {
+        unresolved_only: true,
+        ..Default::default()
+    };
+    for a in anomalies::list(conn, &unresolved).await? {
+        *open.entry((a.domain, a.severity)).or_default() += 1;
+    }
+    let mut family = Family::new(
+        &mut out,
+        "spine_open_anomalies",
+        "Unresolved anomalies per domain and severity.",
+    );
+    for ((domain, severity), count) in &open {
+        family.sample(&[("domain", domain), ("severity", severity)], *count as f64);
+    }
+
+    // Current verdicts (one per domain, partition and use), counted per status. Every status
+    // of a (domain, use) that has verdicts is written, zeros included.
+    let mut verdicts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let current = readiness::list_current(conn, None).await?;
+    let uses: BTreeSet<(String, String)> = current
+        .iter()
+        .map(|r| (r.domain.clone(), r.ready_for.clone()))
+        .collect();
+    for (domain, ready_for) in &uses {
+        for status in ReadinessStatus::ALL {
+            verdicts.insert(
+                (
+                    domain.clone(),
+                    ready_for.clone(),
+                    status.as_str().to_string(),
+                ),
+                0,
+            );
+        }
+    }
+    for r in current {
+        *verdicts
+            .entry((r.domain, r.ready_for, r.status))
+            .or_default() += 1;
+    }
+    let mut family = Family::new(
+        &mut out,
+        "spine_readiness",
+        "Current readiness verdicts (partitions) per domain, use and status, from core_data_readiness.",
+    );
+    for ((domain, ready_for, status), count) in &verdicts {
+        family.sample(
+            &[
+                ("domain", domain),
+                ("ready_for", ready_for),
+                ("status", status),
+            ],
+            *count as f64,
+        );
+    }
+
+    let mut family = Family::new(
+        &mut out,
+        "spine_latest_capture_age_seconds",
+        "Seconds between the server clock and the latest capture of each partition.",
+    );
+    for name in &domains {
+        let Ok(domain) = Domain::parse(name) else {
+            continue;
+        };
+        for c in captures::latest_covered(conn, &domain, &PartitionKey::new()).await? {
+            let age = (now - c.captured_at).num_milliseconds() as f64 / 1000.0;
+            family.sample(
+                &[("domain", name), ("partition_key", &c.partition_key)],
+                age,
+            );
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_label;
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline() {
+        assert_eq!(
+            escape_label(r#"{"tier":"OTC","week_ending":"2025-12-19"}"#),
+            r#"{\"tier\":\"OTC\",\"week_ending\":\"2025-12-19\"}"#
+        );
+        assert_eq!(escape_label("a\\b\nc"), "a\\\\b\\nc");
+        assert_eq!(escape_label("plain"), "plain");
+    }
+}

@@ -1,0 +1,319 @@
+//! The read-only readiness HTTP API behind `spine serve`.
+//!
+//! What trading desks and dashboards poll ("is week 2025-12-19 ready for trading?"), what
+//! operations scrape (`/metrics`) and what load balancers probe (`/health`). It answers from the
+//! same code as the CLI (`evaluate_only`, `diagnose`, the anomaly JSON of `spine anomalies
+//! list`), and never writes: evaluating readiness over HTTP must not add rows to the compliance
+//! audit trail or record anomalies, or polling would rewrite history.
+//!
+//! Every route is declared once, in [`ROUTES`]: the router is built from it and so is the
+//! OpenAPI document ([`openapi::document`]), and the parameters a route accepts are parsed from
+//! the same declarations ([`Param`]). A route cannot be served without being documented; the
+//! HTTP tests check the other direction (every documented path answers).
+
+mod error;
+mod handlers;
+mod metrics;
+pub mod openapi;
+mod params;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{MethodRouter, get};
+use chrono::{DateTime, Utc};
+use spine_model::{Category, ReadyFor, Severity, Tier};
+use spine_rules::BlockingPolicy;
+use spine_store::Store;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, escape_label};
+pub use params::{Location, Param, ParamKind, RawParams, parse_friday};
+
+/// What every handler shares: the store, the clock and the blocking policy.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    store: Store,
+    fixed_now: Option<DateTime<Utc>>,
+    policy: Arc<BlockingPolicy>,
+}
+
+impl AppState {
+    /// A state over `store`. With `fixed_now` (from `--now`/`SPINE_NOW`) every request is
+    /// answered at that instant, so demos and tests are reproducible; without it each request
+    /// reads the system clock, since a long-running server must not judge readiness at the
+    /// moment it started.
+    pub fn new(store: Store, fixed_now: Option<DateTime<Utc>>) -> AppState {
+        AppState {
+            store,
+            fixed_now,
+            policy: Arc::new(BlockingPolicy::default()),
+        }
+    }
+
+    /// The instant a request is answered at.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.fixed_now.unwrap_or_else(Utc::now)
+    }
+}
+
+/// The operations the API offers; each has exactly one [`Route`] in [`ROUTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// The readiness verdict of a week (or one tier of it) for a use.
+    Readiness,
+    /// Anomalies, filtered.
+    Anomalies,
+    /// The doctor's diagnosis of a domain.
+    Doctor,
+    /// Liveness and database reachability.
+    Health,
+    /// Prometheus metrics.
+    Metrics,
+    /// The OpenAPI document of these routes.
+    OpenApi,
+}
+
+impl Endpoint {
+    /// This endpoint's declaration.
+    pub fn route(self) -> &'static Route {
+        ROUTES
+            .iter()
+            .find(|r| r.endpoint == self)
+            .unwrap_or_else(|| panic!("{self:?} has no entry in ROUTES"))
+    }
+
+    /// The handler. An exhaustive match: a new endpoint does not compile until it has one.
+    fn method_router(self) -> MethodRouter<AppState> {
+        match self {
+            Endpoint::Readiness => get(handlers::readiness),
+            Endpoint::Anomalies => get(handlers::anomalies),
+            Endpoint::Doctor => get(handlers::doctor),
+            Endpoint::Health => get(handlers::health),
+            Endpoint::Metrics => get(handlers::metrics),
+            Endpoint::OpenApi => get(handlers::openapi),
+        }
+    }
+}
+
+/// One route: its path (axum 0.8 / OpenAPI `{param}` syntax), its documentation and its
+/// parameters. Every route is a GET (HEAD is answered too): the API is read-only.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// Which operation.
+    pub endpoint: Endpoint,
+    /// The path template.
+    pub path: &'static str,
+    /// The OpenAPI `operationId`.
+    pub operation_id: &'static str,
+    /// One line for the document.
+    pub summary: &'static str,
+    /// What it answers and when, for the document.
+    pub description: &'static str,
+    /// The parameters it accepts (path and query).
+    pub params: &'static [Param],
+}
+
+impl Route {
+    /// The declared parameter `name` at `location`.
+    pub fn param(&self, name: &str, location: Location) -> Option<&'static Param> {
+        self.params
+            .iter()
+            .find(|p| p.name == name && p.location == location)
+    }
+
+    /// The path with every path parameter replaced by its example (percent-encoding is not
+    /// needed: examples are plain ASCII).
+    pub fn example_path(&self) -> String {
+        let mut path = self.path.to_string();
+        for p in self.params.iter().filter(|p| p.location == Location::Path) {
+            path = path.replace(&format!("{{{}}}", p.name), p.example);
+        }
+        path
+    }
+}
+
+const DOMAIN_IN_PATH: Param = Param {
+    name: "domain",
+    location: Location::Path,
+    required: true,
+    kind: ParamKind::Domain,
+    default: None,
+    example: "finra.otc_transparency",
+    description: "The domain: a dotted lower-case name. Unknown domains (no captures, schedules or anomalies) answer 404.",
+};
+
+/// Every route the server answers. The router and the OpenAPI document are both built from
+/// this list; add a route here and nowhere else.
+pub const ROUTES: &[Route] = &[
+    Route {
+        endpoint: Endpoint::Readiness,
+        path: "/api/v1/readiness/{domain}/{week_ending}",
+        operation_id: "getReadiness",
+        summary: "Is this week (or one tier of it) ready for a use?",
+        description: "Evaluates the five readiness criteria now, without recording anything, and \
+            answers with the same JSON as `spine readiness --format json`. 200 when ready \
+            (READY or READY_WITH_WARNINGS), 503 when not, with `blocking_issues` and `criteria` \
+            saying why. `certified_at`/`certified_by` are those of the recorded certification \
+            when it judged the same captures.",
+        params: &[
+            DOMAIN_IN_PATH,
+            Param {
+                name: "week_ending",
+                location: Location::Path,
+                required: true,
+                kind: ParamKind::Friday,
+                default: None,
+                example: "2025-12-19",
+                description: "The Friday that ends the week (YYYY-MM-DD).",
+            },
+            Param {
+                name: "ready_for",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Enum(ReadyFor::NAMES),
+                default: Some("trading"),
+                example: "trading",
+                description: "The use to evaluate for; each has its own blocking severities.",
+            },
+            Param {
+                name: "tier",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Enum(Tier::NAMES),
+                default: None,
+                example: "OTC",
+                description: "One tier; without it the week-level partition covers every tier.",
+            },
+        ],
+    },
+    Route {
+        endpoint: Endpoint::Anomalies,
+        path: "/api/v1/anomalies",
+        operation_id: "listAnomalies",
+        summary: "Anomalies, oldest first, filtered.",
+        description: "The same objects as `spine anomalies list --format json`. Every filter \
+            narrows the list; an empty value is the same as leaving the filter out.",
+        params: &[
+            Param {
+                name: "domain",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Domain,
+                default: None,
+                example: "finra.otc_transparency",
+                description: "Only this domain (404 if unknown).",
+            },
+            Param {
+                name: "severity",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Enum(Severity::NAMES),
+                default: None,
+                example: "ERROR",
+                description: "Only this severity.",
+            },
+            Param {
+                name: "unresolved",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Bool,
+                default: Some("false"),
+                example: "true",
+                description: "Only anomalies not yet resolved.",
+            },
+            Param {
+                name: "week_ending",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Friday,
+                default: None,
+                example: "2025-12-19",
+                description: "Only partitions of the week ending this Friday (YYYY-MM-DD).",
+            },
+            Param {
+                name: "category",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Enum(Category::NAMES),
+                default: None,
+                example: "SCHEDULE",
+                description: "Only this category.",
+            },
+        ],
+    },
+    Route {
+        endpoint: Endpoint::Doctor,
+        path: "/api/v1/doctor/{domain}",
+        operation_id: "diagnoseDomain",
+        summary: "What is expected, what arrived, what is open, and what to run.",
+        description: "The same report as `spine doctor --format json`, computed without \
+            writing. 200 when nothing blocks, 503 when something does (`blocking`).",
+        params: &[
+            DOMAIN_IN_PATH,
+            Param {
+                name: "weeks",
+                location: Location::Query,
+                required: false,
+                kind: ParamKind::Integer { min: 1, max: 52 },
+                default: Some("4"),
+                example: "4",
+                description: "How many recent weeks (with something due or captured) to examine.",
+            },
+        ],
+    },
+    Route {
+        endpoint: Endpoint::Health,
+        path: "/health",
+        operation_id: "health",
+        summary: "Liveness and database reachability.",
+        description: "200 when the database answers a cheap query within 3 seconds, 503 when \
+            it does not.",
+        params: &[],
+    },
+    Route {
+        endpoint: Endpoint::Metrics,
+        path: "/metrics",
+        operation_id: "metrics",
+        summary: "Prometheus metrics (text format 0.0.4).",
+        description: "Gauges computed from the database at scrape time: \
+            `spine_open_anomalies{domain,severity}`, \
+            `spine_readiness{domain,ready_for,status}` (current verdicts per status) and \
+            `spine_latest_capture_age_seconds{domain,partition_key}`.",
+        params: &[],
+    },
+    Route {
+        endpoint: Endpoint::OpenApi,
+        path: "/api/v1/openapi.json",
+        operation_id: "openapi",
+        summary: "This document.",
+        description: "The OpenAPI 3.0 description of every route the server answers.",
+        params: &[],
+    },
+];
+
+/// The router over [`ROUTES`], with JSON answers for unknown routes (404) and methods (405).
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for route in ROUTES {
+        router = router.route(route.path, route.endpoint.method_router());
+    }
+    router
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// The listener is bound by the caller so tests can use an ephemeral port and the command can
+/// report bind errors before anything else.
+pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,283 @@
+//! The OpenAPI 3.0 document, built from [`ROUTES`] and their [`Param`] declarations.
+//!
+//! Built as a JSON value in code rather than with a derive crate: the paths and parameters come
+//! from the same table the router and the parser use, so they cannot drift, and the response
+//! schemas sit next to each other here where a reviewer can compare them with the structs they
+//! describe (`Certification`, `DoctorReport`, the anomaly JSON). The HTTP tests validate real
+//! responses against these schemas.
+
+use serde_json::{Map, Value, json};
+use spine_model::{Category, ReadinessStatus, ReadyFor, Severity, Stage};
+
+use super::{Endpoint, Location, Param, ParamKind, ROUTES, Route};
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        paths.insert(route.path.to_string(), json!({ "get": operation(route) }));
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Market Spine readiness API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Read-only: whether FINRA OTC Transparency data can be trusted for \
+                trading, compliance or research, what is wrong when it cannot, and metrics for \
+                operations. Errors are JSON: {\"error\": \"...\", \"status\": N}.",
+        },
+        "paths": paths,
+        "components": { "schemas": schemas() },
+    })
+}
+
+fn operation(route: &Route) -> Value {
+    let parameters: Vec<Value> = route.params.iter().map(parameter).collect();
+    json!({
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "description": route.description,
+        "parameters": parameters,
+        "responses": responses(route.endpoint),
+    })
+}
+
+fn parameter(p: &Param) -> Value {
+    let mut schema = match p.kind {
+        ParamKind::Domain => json!({
+            "type": "string",
+            "pattern": "^[a-z0-9_]+(\\.[a-z0-9_]+)+$",
+        }),
+        ParamKind::Friday => json!({"type": "string", "format": "date"}),
+        ParamKind::Enum(values) => json!({"type": "string", "enum": values}),
+        ParamKind::Bool => json!({"type": "boolean"}),
+        ParamKind::Integer { min, max } => {
+            json!({"type": "integer", "minimum": min, "maximum": max})
+        }
+    };
+    if let Some(default) = p.default {
+        schema["default"] = typed(p.kind, default);
+    }
+    json!({
+        "name": p.name,
+        "in": p.location.as_str(),
+        "required": p.required || p.location == Location::Path,
+        "description": p.description,
+        "schema": schema,
+        "example": typed(p.kind, p.example),
+    })
+}
+
+/// A declared default or example as the JSON type its schema says.
+fn typed(kind: ParamKind, text: &str) -> Value {
+    match kind {
+        ParamKind::Bool => Value::Bool(text == "true"),
+        ParamKind::Integer { .. } => text.parse::<u64>().map(Value::from).unwrap_or(json!(text)),
+        _ => Value::String(text.to_string()),
+    }
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": schema } },
+    })
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn error(description: &str) -> Value {
+    json_response(description, schema_ref("Error"))
+}
+
+/// The responses of each endpoint. An exhaustive match: a new endpoint needs its responses
+/// documented before it compiles.
+fn responses(endpoint: Endpoint) -> Value {
+    let bad = || error("A parameter is missing, unknown or malformed; `error` names it.");
+    let unknown = || error("The domain is unknown (nothing captured, scheduled or recorded).");
+    let internal = || error("The database failed; details are in the server log only.");
+    match endpoint {
+        Endpoint::Readiness => json!({
+            "200": json_response("Ready (READY or READY_WITH_WARNINGS).", schema_ref("Certification")),
+            "503": json_response(
+                "Not ready: `blocking_issues` and `criteria` say why.",
+                schema_ref("Certification"),
+            ),
+            "400": bad(),
+            "404": unknown(),
+            "500": internal(),
+        }),
+        Endpoint::Anomalies => json!({
+            "200": json_response(
+                "The matching anomalies, oldest first.",
+                json!({"type": "array", "items": schema_ref("Anomaly")}),
+            ),
+            "400": bad(),
+            "404": unknown(),
+            "500": internal(),
+        }),
+        Endpoint::Doctor => json!({
+            "200": json_response("Nothing blocks (`blocking` is false).", schema_ref("DoctorReport")),
+            "503": json_response("Something blocks (`blocking` is true).", schema_ref("DoctorReport")),
+            "400": bad(),
+            "404": unknown(),
+            "500": internal(),
+        }),
+        Endpoint::Health => json!({
+            "200": json_response("The server and its database answer.", schema_ref("Health")),
+            "503": json_response("The database does not answer.", schema_ref("Health")),
+            "400": bad(),
+        }),
+        Endpoint::Metrics => json!({
+            "200": {
+                "description": "Prometheus text exposition format 0.0.4.",
+                "content": { "text/plain": { "schema": {"type": "string"} } },
+            },
+            "400": bad(),
+            "500": internal(),
+        }),
+        Endpoint::OpenApi => json!({
+            "200": json_response(
+                "This document.",
+                json!({
+                    "type": "object",
+                    "required": ["openapi", "info", "paths"],
+                    "additionalProperties": true,
+                }),
+            ),
+            "400": bad(),
+        }),
+    }
+}
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn nullable_string() -> Value {
+    json!({"type": "string", "nullable": true})
+}
+
+fn timestamp() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn strings() -> Value {
+    json!({"type": "array", "items": string()})
+}
+
+fn one_of(values: &[&str]) -> Value {
+    json!({"type": "string", "enum": values})
+}
+
+/// An object schema whose every listed property is required (the server always writes them,
+/// `null` where the value is absent).
+fn object(properties: Value) -> Value {
+    let required: Vec<String> = properties
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+fn schemas() -> Value {
+    let nullable_stage = json!({"type": "string", "enum": Stage::NAMES, "nullable": true});
+    json!({
+        "Error": object(json!({
+            "error": {"type": "string", "description": "What is wrong, naming the parameter."},
+            "status": {"type": "integer", "description": "The HTTP status, repeated."},
+        })),
+        "ReadinessCriteria": object(json!({
+            "all_partitions_present": {"type": "boolean"},
+            "all_stages_complete": {"type": "boolean"},
+            "no_critical_anomalies": {"type": "boolean"},
+            "dependencies_current": {"type": "boolean"},
+            "age_exceeds_preliminary": {"type": "boolean"},
+        })),
+        "Certification": object(json!({
+            "domain": string(),
+            "partition_key": {"type": "string", "description": "Canonical JSON of the partition."},
+            "ready_for": one_of(ReadyFor::NAMES),
+            "status": one_of(ReadinessStatus::NAMES),
+            "is_ready": {"type": "boolean"},
+            "criteria": schema_ref("ReadinessCriteria"),
+            "blocking_issues": strings(),
+            "warnings": strings(),
+            "captures_judged": strings(),
+            "evaluated_at": timestamp(),
+            "certified_at": {"type": "string", "format": "date-time", "nullable": true},
+            "certified_by": nullable_string(),
+        })),
+        "Anomaly": object(json!({
+            "id": {"type": "integer"},
+            "domain": string(),
+            "pipeline": nullable_string(),
+            "partition_key": {
+                "type": "object",
+                "nullable": true,
+                "additionalProperties": {"type": "string"},
+            },
+            "stage": nullable_stage,
+            "severity": one_of(Severity::NAMES),
+            "category": one_of(Category::NAMES),
+            "cause": nullable_string(),
+            "message": string(),
+            "details": {"nullable": true, "description": "Structured evidence (any JSON)."},
+            "affected_records": {"type": "integer", "nullable": true},
+            "sample_records": {"nullable": true, "description": "A few affected records (any JSON)."},
+            "execution_id": nullable_string(),
+            "batch_id": nullable_string(),
+            "capture_id": nullable_string(),
+            "detected_at": timestamp(),
+            "resolved_at": {"type": "string", "format": "date-time", "nullable": true},
+            "resolution_note": nullable_string(),
+            "created_at": timestamp(),
+        })),
+        "DoctorReport": object(json!({
+            "domain": string(),
+            "checked_at": timestamp(),
+            "weeks": {"type": "array", "items": schema_ref("WeekDiagnosis")},
+            "open_anomalies": {"type": "array", "items": schema_ref("SeverityGroup")},
+            "remediation": strings(),
+            "blocking": {"type": "boolean"},
+        })),
+        "WeekDiagnosis": object(json!({
+            "week_ending": {"type": "string", "format": "date"},
+            "expected": strings(),
+            "present": {"type": "array", "items": schema_ref("PartitionState")},
+            "missing": {"type": "array", "items": schema_ref("MissingPartition")},
+            "readiness": {"type": "array", "items": schema_ref("Certification")},
+            "summary": string(),
+        })),
+        "PartitionState": object(json!({
+            "partition_key": string(),
+            "capture_id": string(),
+            "captured_at": timestamp(),
+            "stage": nullable_stage,
+        })),
+        "MissingPartition": object(json!({
+            "partition_key": string(),
+            "status": {"type": "string", "description": "missed, pending or incomplete"},
+            "stopped_at": nullable_stage,
+            "due": {"type": "string", "format": "date-time", "nullable": true},
+            "remedy": {"type": "string", "description": "The command that fixes it."},
+        })),
+        "SeverityGroup": object(json!({
+            "severity": one_of(Severity::NAMES),
+            "count": {"type": "integer"},
+            "anomalies": {"type": "array", "items": schema_ref("AnomalyLine")},
+        })),
+        "AnomalyLine": object(json!({
+            "id": {"type": "integer"},
+            "category": one_of(Category::NAMES),
+            "partition_key": nullable_string(),
+            "message": string(),
+        })),
+        "Health": object(json!({
+            "status": one_of(&["ok", "unavailable"]),
+            "database": one_of(&["ok", "unavailable"]),
+        })),
+    })
+}
