@@ -28,8 +28,29 @@ pub async fn run(ctx: &Context, cmd: CalendarCommand) -> anyhow::Result<ExitCode
         "trading_days_in_year",
         &report.trading_days_in_year.to_string(),
     ]);
+    if let Some(previous) = &report.supersedes {
+        table.push(["supersedes", previous.as_str()]);
+    }
     for w in &report.changed_weeks {
-        table.push(["changed_week", &w.to_string()]);
+        table.push([
+            "changed_week".to_string(),
+            format!(
+                "{}: {} → {} trading days",
+                w["week_ending"].as_str().unwrap_or_default(),
+                w["previous_trading_days"],
+                w["trading_days"]
+            ),
+        ]);
+    }
+    for d in &report.dependents {
+        table.push([
+            format!("dependent ({})", d["status"].as_str().unwrap_or_default()),
+            format!(
+                "{} {}",
+                d["calc_table"].as_str().unwrap_or_default(),
+                d["calc_partition"].as_str().unwrap_or_default()
+            ),
+        ]);
     }
     emit(ctx.format(), &table, Some(&serde_json::to_value(&report)?))?;
     Ok(ExitCode::SUCCESS)

@@ -45,6 +45,24 @@ pub fn run(ctx: &Context, cmd: GenCommand) -> anyhow::Result<ExitCode> {
         },
         &out,
     )?;
+    let json: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "file": f.path.display().to_string(),
+                "tier": f.tier,
+                "week_ending": f.week_ending,
+                "last_update": f.last_update,
+                "rows": f.rows,
+                "revision": f.revision,
+                "faults": f.faults.iter().map(|i| serde_json::json!({
+                    "fault": i.fault.as_str(),
+                    "lines": i.lines,
+                    "detail": i.detail,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     let mut table = Table::new([
         "file",
         "tier",
@@ -67,6 +85,6 @@ pub fn run(ctx: &Context, cmd: GenCommand) -> anyhow::Result<ExitCode> {
                 .join("; "),
         ]);
     }
-    emit(ctx.format(), &table, None)?;
+    emit(ctx.format(), &table, Some(&serde_json::Value::from(json)))?;
     Ok(ExitCode::SUCCESS)
 }

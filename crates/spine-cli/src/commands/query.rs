@@ -93,7 +93,7 @@ pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {
             (t, serde_json::to_value(&rows)?)
         }
         QueryKind::VolumePerDay => {
-            let (rows, _calendar) = repo::volume_per_day(store.conn(), id, symbol).await?;
+            let (rows, calendar) = repo::volume_per_day(store.conn(), id, symbol).await?;
             let mut t = Table::new(["symbol", "trading_days", "shares_per_day"]);
             for r in &rows {
                 t.push([
@@ -104,7 +104,7 @@ pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {
             }
             let json = json!(rows
                 .iter()
-                .map(|r| json!({"symbol": r.symbol, "trading_days": r.trading_days, "shares_per_day": r.shares_per_day}))
+                .map(|r| json!({"symbol": r.symbol, "total_shares": r.total_shares, "trading_days": r.trading_days, "shares_per_day": r.shares_per_day, "calendar_capture_id": calendar}))
                 .collect::<Vec<_>>());
             (t, json)
         }
