@@ -348,7 +348,12 @@ async fn check_readiness(server: &Server, store: &Store, fx: &Fixture) {
         );
     }
     // The recorded certification judged the same captures: it is reported, not re-made.
-    assert_eq!(body["certified_by"], json!("spine-test"));
+    assert_eq!(
+        body["certified_by"],
+        json!("spine-test"),
+        "evaluate_only must judge the same captures `certify` records (upstream ones included), \
+         or a certified week never shows its certification"
+    );
     assert_eq!(body["evaluated_at"], json!(clock()));
 
     // Not ready: 503 with the reasons, the same JSON shape.

@@ -190,12 +190,13 @@ pub async fn evaluate_only(
     run: &RunContext,
 ) -> PipelineResult<Certification> {
     let facts = facts(store, domain, partition, ready_for, run).await?;
-    let verdict = evaluate(&facts, policy);
+    let mut verdict = evaluate(&facts, policy);
+    verdict.captures_judged = judged(&verdict.captures_judged, &facts);
     let recorded =
         spine_store::readiness::current(store.conn(), domain, partition, ready_for).await?;
-    let judged = serde_json::json!(verdict.captures_judged);
+    let judged_json = serde_json::json!(verdict.captures_judged);
     let (certified_at, certified_by) = match recorded {
-        Some(r) if verdict.is_ready() && r.is_ready && r.captures_judged == judged => {
+        Some(r) if verdict.is_ready() && r.is_ready && r.captures_judged == judged_json => {
             (r.certified_at, r.certified_by)
         }
         _ => (None, None),

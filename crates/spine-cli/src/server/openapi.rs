@@ -204,8 +204,21 @@ fn schemas() -> Value {
             "is_ready": {"type": "boolean"},
             "criteria": schema_ref("ReadinessCriteria"),
             "blocking_issues": strings(),
-            "warnings": strings(),
-            "captures_judged": strings(),
+            "warnings": {
+                "type": "array",
+                "items": string(),
+                "description": "Open non-blocking anomalies at WARN or worse.",
+            },
+            "notices": {
+                "type": "array",
+                "items": string(),
+                "description": "Open INFO anomalies (e.g. a revision): reported, never a reason for caution.",
+            },
+            "captures_judged": {
+                "type": "array",
+                "items": string(),
+                "description": "The captures the verdict rests on: the proof of \"on which data\".",
+            },
             "evaluated_at": timestamp(),
             "certified_at": {"type": "string", "format": "date-time", "nullable": true},
             "certified_by": nullable_string(),
@@ -233,6 +246,11 @@ fn schemas() -> Value {
             "detected_at": timestamp(),
             "resolved_at": {"type": "string", "format": "date-time", "nullable": true},
             "resolution_note": nullable_string(),
+            "resolved_by": {
+                "type": "string",
+                "nullable": true,
+                "description": "Who resolved it (with the note: the audit record of why).",
+            },
             "created_at": timestamp(),
         })),
         "DoctorReport": object(json!({
