@@ -6,7 +6,8 @@ use serde::Serialize;
 use spine_model::{Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor, Stage};
 use spine_rules::BlockingPolicy;
 use spine_rules::readiness::{
-    AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, evaluate, related,
+    AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, ReadinessVerdict, evaluate,
+    related,
 };
 use spine_store::anomalies::{AnomalyExt, AnomalyFilter};
 use spine_store::readiness::Evaluation;
@@ -143,9 +144,7 @@ pub async fn certify(
     if let Some(week) = partition.week_ending() {
         detect_schedule(store, domain, week, run).await?;
     }
-    let facts = facts(store, domain, partition, ready_for, run).await?;
-    let mut verdict = evaluate(&facts, policy);
-    verdict.captures_judged = judged(&verdict.captures_judged, &facts);
+    let verdict = decide(store, domain, partition, ready_for, policy, run).await?;
     let (current, _event) = spine_store::readiness::record_evaluation(
         store.conn(),
         Evaluation {
@@ -161,21 +160,11 @@ pub async fn certify(
         },
     )
     .await?;
-    Ok(Certification {
-        domain: domain.to_string(),
-        partition_key: partition.canonical(),
-        ready_for,
-        status: verdict.status,
-        is_ready: verdict.is_ready(),
-        criteria: verdict.criteria,
-        blocking_issues: verdict.blocking_issues,
-        warnings: verdict.warnings,
-        notices: verdict.notices,
-        captures_judged: verdict.captures_judged,
-        evaluated_at: run.now,
-        certified_at: current.certified_at,
-        certified_by: current.certified_by,
-    })
+    Ok(Certification::of(
+        verdict,
+        current.certified_at,
+        current.certified_by,
+    ))
 }
 
 /// Evaluates readiness without writing anything (no history row, no detection): for `spine
@@ -189,9 +178,7 @@ pub async fn evaluate_only(
     policy: &BlockingPolicy,
     run: &RunContext,
 ) -> PipelineResult<Certification> {
-    let facts = facts(store, domain, partition, ready_for, run).await?;
-    let mut verdict = evaluate(&facts, policy);
-    verdict.captures_judged = judged(&verdict.captures_judged, &facts);
+    let verdict = decide(store, domain, partition, ready_for, policy, run).await?;
     let recorded =
         spine_store::readiness::current(store.conn(), domain, partition, ready_for).await?;
     let judged_json = serde_json::json!(verdict.captures_judged);
@@ -201,21 +188,48 @@ pub async fn evaluate_only(
         }
         _ => (None, None),
     };
-    Ok(Certification {
-        domain: domain.to_string(),
-        partition_key: partition.canonical(),
-        ready_for,
-        status: verdict.status,
-        is_ready: verdict.is_ready(),
-        criteria: verdict.criteria,
-        blocking_issues: verdict.blocking_issues,
-        warnings: verdict.warnings,
-        notices: verdict.notices,
-        captures_judged: verdict.captures_judged,
-        evaluated_at: run.now,
-        certified_at,
-        certified_by,
-    })
+    Ok(Certification::of(verdict, certified_at, certified_by))
+}
+
+/// Gathers the facts and lets the policy decide; the captures judged include the upstream
+/// captures the calcs consumed.
+async fn decide(
+    store: &Store,
+    domain: &Domain,
+    partition: &PartitionKey,
+    ready_for: ReadyFor,
+    policy: &BlockingPolicy,
+    run: &RunContext,
+) -> PipelineResult<ReadinessVerdict> {
+    let facts = facts(store, domain, partition, ready_for, run).await?;
+    let mut verdict = evaluate(&facts, policy);
+    verdict.captures_judged = judged(&verdict.captures_judged, &facts);
+    Ok(verdict)
+}
+
+impl Certification {
+    /// The printed form of a verdict, with the certification it carries (if any).
+    fn of(
+        verdict: ReadinessVerdict,
+        certified_at: Option<chrono::DateTime<chrono::Utc>>,
+        certified_by: Option<String>,
+    ) -> Certification {
+        Certification {
+            domain: verdict.domain.to_string(),
+            partition_key: verdict.partition.canonical(),
+            ready_for: verdict.ready_for,
+            status: verdict.status,
+            is_ready: verdict.is_ready(),
+            criteria: verdict.criteria,
+            blocking_issues: verdict.blocking_issues,
+            warnings: verdict.warnings,
+            notices: verdict.notices,
+            captures_judged: verdict.captures_judged,
+            evaluated_at: verdict.evaluated_at,
+            certified_at,
+            certified_by,
+        }
+    }
 }
 
 /// The captures a verdict rests on: the partitions' latest captures and every upstream capture
