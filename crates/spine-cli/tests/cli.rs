@@ -221,3 +221,48 @@ fn generate_ingest_and_query_through_the_binary() {
     let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(run["complete"], true);
 }
+
+#[test]
+fn every_command_has_an_example_in_its_help() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        let path = format!("{path} {}", cmd.get_name()).trim().to_string();
+        let subcommands: Vec<&clap::Command> = cmd
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subcommands.is_empty() {
+            let help = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if !help.contains("Example") {
+                missing.push(path);
+            }
+        } else {
+            for sub in subcommands {
+                walk(sub, &path, missing);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&spine_cli::cli::Cli::command(), "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "commands without an example in --help: {missing:?}"
+    );
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = spine(dir.path(), &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("readiness") && script.contains("doctor"),
+            "{shell}"
+        );
+    }
+}
