@@ -31,8 +31,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     demo_ctx.global.database_url = format!("sqlite://{}?mode=rwc", db_path.display());
     let store = demo_ctx.open_store().await?;
 
-    // Each file is captured when FINRA publishes it (noon UTC on its lastUpdateDate), in
-    // publication order, so the story is realistic; `--now` pins every step instead.
+    // Files are ingested in publication order.
     files.sort_by_key(|f| (f.last_update, f.tier));
     let mut table = Table::new([
         "file",
@@ -45,11 +44,15 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     ]);
     let mut reports = Vec::new();
     for f in &files {
+        // Captured when FINRA publishes it (noon UTC on its lastUpdateDate), or at the command's
+        // clock if that is earlier (a backfill): realistic, and reproducible with `--now`.
         let mut file_ctx = demo_ctx.clone();
-        if !ctx.clock.is_fixed() {
-            let published = f.last_update.and_hms_opt(12, 0, 0).expect("noon exists");
-            file_ctx.clock = Clock::fixed(published.and_utc());
-        }
+        let published = f
+            .last_update
+            .and_hms_opt(12, 0, 0)
+            .expect("noon exists")
+            .and_utc();
+        file_ctx.clock = Clock::fixed(published.min(ctx.clock.now()));
         let report = ingest_finra(
             &file_ctx,
             &store,

@@ -54,7 +54,7 @@ pub async fn ingest_finra(
         },
     )
     .await
-    .with_context(|| format!("cannot ingest {}", args.file))?;
+    .context("ingest failed")?;
     Ok(report)
 }
 

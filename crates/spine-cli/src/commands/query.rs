@@ -17,6 +17,24 @@ pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let symbol = args.symbol.as_deref();
     if args.kind == QueryKind::TierSplit {
         let rows = repo::tier_split(store.conn(), args.week_ending).await?;
+        // The split is over the tiers it names: say so when that is not all of them, or when a
+        // tier's newer capture could not be used (stderr, so stdout stays machine-readable).
+        let domain = spine_model::Domain::parse(spine_model::Domain::FINRA_OTC)?;
+        for tier in spine_model::Tier::ALL {
+            let key = spine_model::PartitionKey::week_tier(args.week_ending, *tier);
+            let latest = spine_store::captures::latest(store.conn(), &domain, &key).await?;
+            match (rows.iter().find(|r| r.tier == *tier), latest) {
+                (None, _) if !rows.is_empty() => eprintln!(
+                    "note: the tier split for {} leaves out {tier}: it has no capture with calcs",
+                    args.week_ending
+                ),
+                (Some(r), Some(l)) if r.capture_id != l.capture_id => eprintln!(
+                    "note: the tier split uses {tier} capture {}; the newer {} has no calcs",
+                    r.capture_id, l.capture_id
+                ),
+                _ => {}
+            }
+        }
         let mut table = Table::new(["tier", "shares", "share", "capture_id"]);
         for r in &rows {
             table.push([

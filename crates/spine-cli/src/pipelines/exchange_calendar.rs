@@ -202,6 +202,25 @@ pub async fn ingest(
         .await?;
     }
     txn.commit().await?;
+    // Verdicts that rested on the superseded calendar are re-evaluated now, so `status`, the
+    // doctor and the API never show a certification the data no longer supports.
+    for d in &report.dependents {
+        if d["status"] != "stale" {
+            continue;
+        }
+        let (Some(domain), Some(key)) = (
+            d["calc_domain"]
+                .as_str()
+                .and_then(|s| Domain::parse(s).ok()),
+            d["calc_partition"]
+                .as_str()
+                .and_then(|s| PartitionKey::parse(s).ok()),
+        ) else {
+            continue;
+        };
+        super::readiness::recertify_related(store, &domain, &key, &super::RunContext::quiet(now))
+            .await?;
+    }
     Ok(report)
 }
 
@@ -292,6 +311,11 @@ async fn flag_dependents<C: ConnectionTrait>(
         }
         let calc_partition = PartitionKey::parse(&input.calc_partition_key)?;
         let calc_domain = Domain::parse(&input.calc_domain)?;
+        // Only the latest capture of a calc partition matters: a superseded one is history.
+        let latest = captures::latest(conn, &calc_domain, &calc_partition).await?;
+        if latest.is_none_or(|c| c.capture_id != input.calc_capture_id) {
+            continue;
+        }
         let changed = calc_partition.week_ending().and_then(|week| {
             changed_weeks
                 .iter()
@@ -323,7 +347,7 @@ async fn flag_dependents<C: ConnectionTrait>(
                             ),
                         })),
                         ..NewAnomaly::new(
-                            calc_domain,
+                            calc_domain.clone(),
                             spine_model::Severity::Warn,
                             spine_model::Category::Dependency,
                             format!(
@@ -338,7 +362,7 @@ async fn flag_dependents<C: ConnectionTrait>(
                     },
                 )
                 .await?;
-                out.push(json!({"calc_partition": calc_partition.canonical(), "calc_table": input.calc_table, "status": "stale", "anomaly_id": recorded.anomaly().id}));
+                out.push(json!({"calc_domain": calc_domain.as_str(), "calc_partition": calc_partition.canonical(), "calc_table": input.calc_table, "status": "stale", "anomaly_id": recorded.anomaly().id}));
             }
             None => {
                 record_calc_input(

@@ -263,10 +263,8 @@ pub async fn recertify_related(
             continue;
         }
         let ready_for: ReadyFor = current.ready_for.parse()?;
-        let by = current
-            .certified_by
-            .clone()
-            .unwrap_or_else(|| "spine".to_string());
+        // Re-evaluated because the data changed, not because someone asked: recorded as such.
+        let by = "spine (re-evaluated after a new capture)".to_string();
         out.push(
             certify(
                 store,

@@ -458,10 +458,13 @@ pub async fn venue_coverage<C: ConnectionTrait>(
         return Ok(Vec::new());
     };
     let baseline = VenueBaseline::from_history(week, history, &BaselineConfig::default());
-    let CoverageVerdict::BelowBaseline(finding) =
-        check_venue_coverage(current, &baseline, DEFAULT_COVERAGE_THRESHOLD)
-    else {
-        // Coverage is back (or cannot be judged): close what an earlier capture opened.
+    let verdict = check_venue_coverage(current, &baseline, DEFAULT_COVERAGE_THRESHOLD);
+    if matches!(verdict, CoverageVerdict::InsufficientHistory { .. }) {
+        // No baseline to judge against: neither raise nor clear anything.
+        return Ok(Vec::new());
+    }
+    let CoverageVerdict::BelowBaseline(finding) = verdict else {
+        // Coverage is back within the baseline: close what an earlier capture opened.
         let note = format!(
             "resolved automatically: capture {capture_id} has {current} venues, within the baseline"
         );
