@@ -261,15 +261,10 @@ const INDEXES: &[ExpectedIndex] = &[
         "idx_core_executions_pipeline_started_at",
         false,
     ),
-    ix("finra_otc_raw", "idx_finra_otc_raw_capture_id", false),
+    ix("finra_otc_raw", "idx_finra_otc_raw_capture_id_id", false),
     ix(
         "finra_otc_normalized",
-        "idx_finra_otc_normalized_capture_symbol",
-        false,
-    ),
-    ix(
-        "finra_otc_normalized",
-        "idx_finra_otc_normalized_week_tier",
+        "idx_finra_otc_normalized_capture_id_id",
         false,
     ),
     ix(
@@ -278,22 +273,11 @@ const INDEXES: &[ExpectedIndex] = &[
         true,
     ),
     ix(
-        "finra_otc_symbol_summary",
-        "idx_finra_otc_symbol_summary_week_tier_symbol",
-        false,
-    ),
-    ix(
         "finra_otc_venue_share",
         "uq_finra_otc_venue_share_capture_mpid",
         true,
     ),
-    ix(
-        "finra_otc_venue_share",
-        "idx_finra_otc_venue_share_week_tier",
-        false,
-    ),
     ix("finra_otc_hhi", "uq_finra_otc_hhi_capture_symbol", true),
-    ix("finra_otc_hhi", "idx_finra_otc_hhi_week_tier_symbol", false),
     ix(
         "finra_otc_tier_split",
         "uq_finra_otc_tier_split_week_tier",
@@ -308,11 +292,6 @@ const INDEXES: &[ExpectedIndex] = &[
         "finra_otc_volume_per_day",
         "uq_finra_otc_volume_per_day_capture_symbol",
         true,
-    ),
-    ix(
-        "finra_otc_volume_per_day",
-        "idx_finra_otc_volume_per_day_week_tier_symbol",
-        false,
     ),
     ix(
         "ref_calendar_holidays",

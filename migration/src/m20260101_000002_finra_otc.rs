@@ -51,20 +51,17 @@ enum FinraOtcRaw {
     Id,
     CaptureId,
     LineNumber,
-    TierDescription,
-    IssueSymbolIdentifier,
-    IssueName,
-    MarketParticipantName,
-    Mpid,
-    TotalWeeklyShareQuantity,
-    TotalWeeklyTradeCount,
-    LastUpdateDate,
+    RawLine,
 }
 
 /// Creates `finra_otc_raw` and its indexes.
 ///
-/// FINRA OTC Transparency rows exactly as read from the pipe-delimited file (every field as text),
-/// tagged with the capture they came from, so normalization can always be replayed.
+/// FINRA OTC Transparency lines exactly as read from the pipe-delimited file (the accepted line,
+/// verbatim, without its terminator), tagged with the capture and line they came from, so
+/// normalization can always be replayed. One text column rather than eight: the line is what was
+/// received, the parser splits it exactly (quoting is off), and a bulk load binds three values
+/// per row instead of ten. The `(capture_id, id)` index is what the keyset page read by a
+/// standalone NORMALIZED run range-scans.
 async fn create_finra_otc_raw(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
@@ -73,22 +70,15 @@ async fn create_finra_otc_raw(manager: &SchemaManager<'_>) -> Result<(), DbErr> 
                 .col(big_pk_auto(FinraOtcRaw::Id))
                 .col(string_len(FinraOtcRaw::CaptureId, 64))
                 .col(big_integer(FinraOtcRaw::LineNumber))
-                .col(text(FinraOtcRaw::TierDescription))
-                .col(text(FinraOtcRaw::IssueSymbolIdentifier))
-                .col(text(FinraOtcRaw::IssueName))
-                .col(text(FinraOtcRaw::MarketParticipantName))
-                .col(text(FinraOtcRaw::Mpid))
-                .col(text(FinraOtcRaw::TotalWeeklyShareQuantity))
-                .col(text(FinraOtcRaw::TotalWeeklyTradeCount))
-                .col(text(FinraOtcRaw::LastUpdateDate))
+                .col(text(FinraOtcRaw::RawLine))
                 .to_owned(),
         )
         .await?;
     manager
         .create_index(index(
-            "idx_finra_otc_raw_capture_id",
+            "idx_finra_otc_raw_capture_id_id",
             FinraOtcRaw::Table,
-            [FinraOtcRaw::CaptureId],
+            [FinraOtcRaw::CaptureId, FinraOtcRaw::Id],
         ))
         .await?;
     Ok(())
@@ -115,7 +105,8 @@ enum FinraOtcNormalized {
 /// Creates `finra_otc_normalized` and its indexes.
 ///
 /// Validated, typed FINRA OTC rows: one per (week, tier, symbol, venue) of a capture. Every
-/// calculation is reproducible from these.
+/// calculation is reproducible from these. One index, `(capture_id, id)`: the only query reads a
+/// capture's rows in id order, page by page (every index costs on each of a million inserts).
 async fn create_finra_otc_normalized(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
@@ -138,16 +129,9 @@ async fn create_finra_otc_normalized(manager: &SchemaManager<'_>) -> Result<(), 
         .await?;
     manager
         .create_index(index(
-            "idx_finra_otc_normalized_capture_symbol",
+            "idx_finra_otc_normalized_capture_id_id",
             FinraOtcNormalized::Table,
-            [FinraOtcNormalized::CaptureId, FinraOtcNormalized::Symbol],
-        ))
-        .await?;
-    manager
-        .create_index(index(
-            "idx_finra_otc_normalized_week_tier",
-            FinraOtcNormalized::Table,
-            [FinraOtcNormalized::WeekEnding, FinraOtcNormalized::Tier],
+            [FinraOtcNormalized::CaptureId, FinraOtcNormalized::Id],
         ))
         .await?;
     Ok(())
@@ -170,6 +154,7 @@ enum FinraOtcSymbolSummary {
 /// Creates `finra_otc_symbol_summary` and its indexes.
 ///
 /// Per-capture symbol summary: total shares, total trades and venue count per (week, tier, symbol).
+/// Every query selects by capture (and symbol), which the unique index serves.
 async fn create_finra_otc_symbol_summary(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
@@ -192,17 +177,6 @@ async fn create_finra_otc_symbol_summary(manager: &SchemaManager<'_>) -> Result<
             FinraOtcSymbolSummary::Table,
             [
                 FinraOtcSymbolSummary::CaptureId,
-                FinraOtcSymbolSummary::Symbol,
-            ],
-        ))
-        .await?;
-    manager
-        .create_index(index(
-            "idx_finra_otc_symbol_summary_week_tier_symbol",
-            FinraOtcSymbolSummary::Table,
-            [
-                FinraOtcSymbolSummary::WeekEnding,
-                FinraOtcSymbolSummary::Tier,
                 FinraOtcSymbolSummary::Symbol,
             ],
         ))
@@ -249,13 +223,6 @@ async fn create_finra_otc_venue_share(manager: &SchemaManager<'_>) -> Result<(),
             [FinraOtcVenueShare::CaptureId, FinraOtcVenueShare::Mpid],
         ))
         .await?;
-    manager
-        .create_index(index(
-            "idx_finra_otc_venue_share_week_tier",
-            FinraOtcVenueShare::Table,
-            [FinraOtcVenueShare::WeekEnding, FinraOtcVenueShare::Tier],
-        ))
-        .await?;
     Ok(())
 }
 
@@ -295,17 +262,6 @@ async fn create_finra_otc_hhi(manager: &SchemaManager<'_>) -> Result<(), DbErr> 
             "uq_finra_otc_hhi_capture_symbol",
             FinraOtcHhi::Table,
             [FinraOtcHhi::CaptureId, FinraOtcHhi::Symbol],
-        ))
-        .await?;
-    manager
-        .create_index(index(
-            "idx_finra_otc_hhi_week_tier_symbol",
-            FinraOtcHhi::Table,
-            [
-                FinraOtcHhi::WeekEnding,
-                FinraOtcHhi::Tier,
-                FinraOtcHhi::Symbol,
-            ],
         ))
         .await?;
     Ok(())
@@ -402,17 +358,6 @@ async fn create_finra_otc_volume_per_day(manager: &SchemaManager<'_>) -> Result<
             FinraOtcVolumePerDay::Table,
             [
                 FinraOtcVolumePerDay::CaptureId,
-                FinraOtcVolumePerDay::Symbol,
-            ],
-        ))
-        .await?;
-    manager
-        .create_index(index(
-            "idx_finra_otc_volume_per_day_week_tier_symbol",
-            FinraOtcVolumePerDay::Table,
-            [
-                FinraOtcVolumePerDay::WeekEnding,
-                FinraOtcVolumePerDay::Tier,
                 FinraOtcVolumePerDay::Symbol,
             ],
         ))

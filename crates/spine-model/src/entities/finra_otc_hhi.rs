@@ -2,8 +2,8 @@
 //!
 //! Per-capture Herfindahl-Hirschman concentration of each symbol's volume across venues, in [0, 1].
 //!
-//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`; indexed on
-//! `(week_ending, tier, symbol)`. See `docs/SCHEMA.md`.
+//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`.
+//! See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,7 @@
 //! Validated, typed FINRA OTC rows: one per (week, tier, symbol, venue) of a capture. Every
 //! calculation is reproducible from these.
 //!
-//! Created by migration `m20260101_000002_finra_otc`; indexed on `(capture_id, symbol)`; indexed on
-//! `(week_ending, tier)`. See `docs/SCHEMA.md`.
+//! Created by migration `m20260101_000002_finra_otc`; indexed on `(capture_id, id)`. See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

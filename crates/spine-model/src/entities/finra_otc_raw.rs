@@ -1,9 +1,10 @@
 //! Entity for the `finra_otc_raw` table.
 //!
-//! FINRA OTC Transparency rows exactly as read from the pipe-delimited file (every field as text),
-//! tagged with the capture they came from, so normalization can always be replayed.
+//! FINRA OTC Transparency lines exactly as read from the pipe-delimited file (each accepted line
+//! verbatim), tagged with the capture and line they came from, so normalization can always be
+//! replayed.
 //!
-//! Created by migration `m20260101_000002_finra_otc`; indexed on `(capture_id)`. See
+//! Created by migration `m20260101_000002_finra_otc`; indexed on `(capture_id, id)`. See
 //! `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
@@ -18,22 +19,9 @@ pub struct Model {
     #[sea_orm(column_type = "String(StringLen::N(64))")]
     pub capture_id: String,
     pub line_number: i64,
+    /// The accepted line exactly as read, without its terminator.
     #[sea_orm(column_type = "Text")]
-    pub tier_description: String,
-    #[sea_orm(column_type = "Text")]
-    pub issue_symbol_identifier: String,
-    #[sea_orm(column_type = "Text")]
-    pub issue_name: String,
-    #[sea_orm(column_type = "Text")]
-    pub market_participant_name: String,
-    #[sea_orm(column_type = "Text")]
-    pub mpid: String,
-    #[sea_orm(column_type = "Text")]
-    pub total_weekly_share_quantity: String,
-    #[sea_orm(column_type = "Text")]
-    pub total_weekly_trade_count: String,
-    #[sea_orm(column_type = "Text")]
-    pub last_update_date: String,
+    pub raw_line: String,
 }
 
 /// `finra_otc_raw` declares no foreign keys: rows refer to captures and executions by their

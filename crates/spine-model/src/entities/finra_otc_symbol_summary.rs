@@ -2,8 +2,8 @@
 //!
 //! Per-capture symbol summary: total shares, total trades and venue count per (week, tier, symbol).
 //!
-//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`; indexed on
-//! `(week_ending, tier, symbol)`. See `docs/SCHEMA.md`.
+//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`.
+//! See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

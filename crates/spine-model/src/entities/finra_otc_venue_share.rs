@@ -3,8 +3,8 @@
 //! Per-capture venue market share: each MPID's shares over the tier's shares for the week (shares
 //! sum to 1 per tier-week).
 //!
-//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, mpid)`; indexed on
-//! `(week_ending, tier)`. See `docs/SCHEMA.md`.
+//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, mpid)`.
+//! See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

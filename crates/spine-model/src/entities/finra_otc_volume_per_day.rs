@@ -4,8 +4,8 @@
 //! days for the week; `calendar_capture_id` records which calendar capture was used (a REQUIRED
 //! dependency).
 //!
-//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`; indexed on
-//! `(week_ending, tier, symbol)`. See `docs/SCHEMA.md`.
+//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`.
+//! See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

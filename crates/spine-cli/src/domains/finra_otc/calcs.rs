@@ -505,21 +505,28 @@ pub fn volume_per_day(
     summaries: &[SymbolSummary],
     trading_days: u32,
 ) -> Result<Vec<VolumePerDay>, CalcError> {
+    let mut out: Vec<VolumePerDay> = volume_per_day_iter(summaries, trading_days)?.collect();
+    out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    Ok(out)
+}
+
+/// [`volume_per_day`] one row at a time, in the order of `summaries` (sorted by symbol when they
+/// come from [`WeekAccumulator::finish`]), so a caller can store a week's rows without holding
+/// them all at once.
+pub fn volume_per_day_iter(
+    summaries: &[SymbolSummary],
+    trading_days: u32,
+) -> Result<impl Iterator<Item = VolumePerDay> + '_, CalcError> {
     if trading_days == 0 {
         return Err(CalcError::ZeroTradingDays);
     }
     let days = f64::from(trading_days);
-    let mut out: Vec<VolumePerDay> = summaries
-        .iter()
-        .map(|s| VolumePerDay {
-            symbol: s.symbol.clone(),
-            total_shares: s.total_shares,
-            trading_days,
-            shares_per_day: s.total_shares as f64 / days,
-        })
-        .collect();
-    out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-    Ok(out)
+    Ok(summaries.iter().map(move |s| VolumePerDay {
+        symbol: s.symbol.clone(),
+        total_shares: s.total_shares,
+        trading_days,
+        shares_per_day: s.total_shares as f64 / days,
+    }))
 }
 
 #[cfg(test)]

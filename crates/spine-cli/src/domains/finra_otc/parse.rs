@@ -268,6 +268,28 @@ impl RawFields {
     pub fn into_line(self) -> String {
         self.line
     }
+
+    /// Splits a line the parser accepted (as the RAW stage stores it) back into its fields:
+    /// quoting is off, so a `|` always separates and the split is exact. `None` when the line
+    /// does not have exactly [`FIELD_COUNT`] fields, i.e. it was not an accepted line.
+    pub fn from_line(line: String) -> Option<RawFields> {
+        let mut ends = [0usize; FIELD_COUNT];
+        let mut n = 0;
+        for (i, b) in line.bytes().enumerate() {
+            if b == b'|' {
+                if n == FIELD_COUNT - 1 {
+                    return None;
+                }
+                ends[n] = i;
+                n += 1;
+            }
+        }
+        if n != FIELD_COUNT - 1 {
+            return None;
+        }
+        ends[FIELD_COUNT - 1] = line.len();
+        Some(RawFields { line, ends })
+    }
 }
 
 /// One accepted line: typed values plus the raw text they were read from.

@@ -30,7 +30,7 @@ use super::{PipelineError, PipelineResult, RunContext};
 use crate::domains::exchange_calendar::trading_days::is_friday;
 use crate::domains::finra_otc::calcs::{self, WeekAccumulator, WeekCalcs};
 use crate::domains::finra_otc::parse::{
-    FinraReader, FinraRow, Line, PublicationLags, derive_week_ending,
+    FinraColumn, FinraReader, Line, PublicationLags, RawFields, derive_week_ending,
 };
 
 /// The pipeline names registered for `spine run` / `spine pipelines`.
@@ -375,11 +375,44 @@ impl RejectContext<'_> {
     }
 }
 
-fn raw_row(row: &FinraRow) -> RawRow {
-    let f = row.raw().fields();
-    RawRow {
-        line_number: row.line_number() as i64,
-        fields: f.map(str::to_string),
+/// A digest of the lines RAW stored (line numbers and text, in order): NORMALIZED re-reads the
+/// file rather than the RAW table, and this proves it read the very lines RAW stored (a local
+/// file could be rewritten between the two passes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredLines {
+    count: i64,
+    digest: u64,
+}
+
+/// Accumulates a [`StoredLines`].
+struct LineDigest {
+    hasher: foldhash::quality::FoldHasher<'static>,
+    count: i64,
+}
+
+impl LineDigest {
+    fn new() -> LineDigest {
+        use std::hash::BuildHasher;
+        LineDigest {
+            hasher: foldhash::quality::FixedState::with_seed(0x5350_494e_455f_5241).build_hasher(),
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, line_number: u64, line: &str) {
+        use std::hash::Hasher;
+        self.hasher.write_u64(line_number);
+        self.hasher.write(line.as_bytes());
+        self.hasher.write_u8(0xff);
+        self.count += 1;
+    }
+
+    fn finish(&self) -> StoredLines {
+        use std::hash::Hasher;
+        StoredLines {
+            count: self.count,
+            digest: self.hasher.finish(),
+        }
     }
 }
 
@@ -441,6 +474,7 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
     let mut raw_buf = Vec::with_capacity(FLUSH_ROWS);
     let mut reject_buf = Vec::new();
     let mut tier_mismatches = 0u64;
+    let mut digest = LineDigest::new();
     let rejects_ctx = RejectContext {
         partition: &partition,
         capture_id: &capture_id,
@@ -463,7 +497,11 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
                 ));
             }
             Line::Accepted(row) => {
-                raw_buf.push(raw_row(&row));
+                digest.add(row.line_number(), row.raw().line());
+                raw_buf.push(RawRow {
+                    line_number: row.line_number() as i64,
+                    line: row.into_raw().into_line(),
+                });
                 if raw_buf.len() >= FLUSH_ROWS {
                     req.run.progress.inc(raw_buf.len() as u64);
                     repo::insert_raw(&txn, &capture_id, std::mem::take(&mut raw_buf)).await?;
@@ -534,7 +572,12 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
         Ok(checked) => report.anomalies.extend(checked.anomalies),
         Err(e) => report.notes.push(format!("schedule check skipped: {e}")),
     }
-    let normalized = match normalize(store, &capture, &req.run).await {
+    let source = NormalizeSource::File {
+        path: &req.path,
+        stored: digest.finish(),
+    };
+    drop(reader);
+    let normalized = match normalize_from(store, &capture, source, &req.run).await {
         Ok(n) => n,
         Err(PipelineError::BusinessRule {
             message,
@@ -611,64 +654,172 @@ fn capture_partition(capture: &Capture) -> PipelineResult<(PartitionKey, Tier, N
 }
 
 /// NORMALIZED: reads the capture's RAW rows page by page, writes typed rows, and accumulates the
-/// calcs on the way (so an end-to-end run reads the rows back only once).
+/// calcs on the way (so an end-to-end run reads the rows back only once). Re-running it replaces
+/// the capture's NORMALIZED rows rather than adding a second copy.
 pub async fn normalize(
     store: &Store,
     capture: &Capture,
     run: &RunContext,
 ) -> PipelineResult<Normalized> {
+    normalize_from(store, capture, NormalizeSource::Raw, run).await
+}
+
+/// Where NORMALIZED reads a capture's accepted lines from.
+enum NormalizeSource<'a> {
+    /// The RAW table: a standalone `spine run finra_otc.normalize`.
+    Raw,
+    /// The file RAW was loaded from a moment ago, re-parsed in a second streaming pass: parsing
+    /// costs far less than reading a million rows back from the database. `stored` is what RAW
+    /// stored; a file that no longer yields exactly those lines fails the stage.
+    File { path: &'a Path, stored: StoredLines },
+}
+
+/// Typed rows on their way into NORMALIZED, with the calcs and the business-rule findings
+/// accumulated on the way.
+struct Normalizer {
+    week: NaiveDate,
+    tier: Tier,
+    acc: WeekAccumulator,
+    findings: detect::RuleFindings,
+    range: detect::TradeSizeRange,
+    written: i64,
+    buf: Vec<NormalizedRow>,
+}
+
+impl Normalizer {
+    fn push(
+        &mut self,
+        line_number: i64,
+        raw: &RawFields,
+        shares: i64,
+        trades: i64,
+        last_update: NaiveDate,
+    ) -> PipelineResult<()> {
+        let symbol = raw.get(FinraColumn::IssueSymbolIdentifier);
+        let mpid = raw.get(FinraColumn::Mpid);
+        self.findings
+            .check(line_number, symbol, mpid, shares, trades, self.range);
+        self.acc.push_values(symbol, mpid, shares, trades)?;
+        self.buf.push(NormalizedRow {
+            week_ending: self.week,
+            tier: self.tier,
+            symbol: symbol.to_string(),
+            issue_name: raw.get(FinraColumn::IssueName).to_string(),
+            mpid: mpid.to_string(),
+            market_participant_name: raw.get(FinraColumn::MarketParticipantName).to_string(),
+            total_shares: shares,
+            total_trades: trades,
+            last_update_date: last_update,
+            line_number,
+        });
+        Ok(())
+    }
+
+    async fn flush<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        capture_id: &str,
+    ) -> PipelineResult<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::replace(&mut self.buf, Vec::with_capacity(FLUSH_ROWS));
+        self.written += rows.len() as i64;
+        repo::insert_normalized(conn, capture_id, rows).await?;
+        Ok(())
+    }
+}
+
+async fn normalize_from(
+    store: &Store,
+    capture: &Capture,
+    source: NormalizeSource<'_>,
+    run: &RunContext,
+) -> PipelineResult<Normalized> {
     let (partition, tier, week) = capture_partition(capture)?;
     let txn = store.begin().await?;
-    let mut acc = WeekAccumulator::new(week, tier)?;
-    let mut after = 0i64;
-    let mut written = 0i64;
-    let mut findings = detect::RuleFindings::default();
-    let range = detect::TradeSizeRange::default();
+    let mut n = Normalizer {
+        week,
+        tier,
+        acc: WeekAccumulator::new(week, tier)?,
+        findings: detect::RuleFindings::default(),
+        range: detect::TradeSizeRange::default(),
+        written: 0,
+        buf: Vec::with_capacity(FLUSH_ROWS),
+    };
     run.progress.phase("NORMALIZED");
-    loop {
-        let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        let mut rows = Vec::with_capacity(page.len());
-        for raw in page {
-            // RAW holds only lines the parser accepted; re-typing them cannot fail unless the
-            // table was edited by hand, which is worth a loud error rather than a silent skip.
-            let typed = typed_raw(&raw).map_err(|detail| {
-                PipelineError::Input(format!(
-                    "RAW row at line {} of capture {} no longer validates: {detail}",
-                    raw.line_number, capture.capture_id
-                ))
-            })?;
-            findings.check(
-                raw.line_number,
-                &raw.issue_symbol_identifier,
-                &raw.mpid,
-                typed.shares,
-                typed.trades,
-                range,
-            );
-            acc.push_values(
-                &raw.issue_symbol_identifier,
-                &raw.mpid,
-                typed.shares,
-                typed.trades,
-            )?;
-            rows.push(NormalizedRow {
-                week_ending: week,
-                tier,
-                symbol: raw.issue_symbol_identifier,
-                issue_name: raw.issue_name,
-                mpid: raw.mpid,
-                market_participant_name: raw.market_participant_name,
-                total_shares: typed.shares,
-                total_trades: typed.trades,
-                last_update_date: typed.last_update,
-                line_number: raw.line_number,
-            });
+    // A re-run replaces the capture's rows (in this transaction: all or nothing).
+    repo::delete_normalized(&txn, &capture.capture_id).await?;
+    match source {
+        NormalizeSource::Raw => {
+            let mut after = 0i64;
+            loop {
+                let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for raw in page {
+                    // RAW holds only lines the parser accepted; re-typing them cannot fail unless
+                    // the table was edited by hand, which is worth a loud error rather than a
+                    // silent skip.
+                    let line_number = raw.line_number;
+                    let typed = typed_raw(raw.raw_line).map_err(|detail| {
+                        PipelineError::Input(format!(
+                            "RAW row at line {line_number} of capture {} no longer validates: {detail}",
+                            capture.capture_id
+                        ))
+                    })?;
+                    n.push(
+                        line_number,
+                        &typed.fields,
+                        typed.shares,
+                        typed.trades,
+                        typed.last_update,
+                    )?;
+                }
+                n.flush(&txn, &capture.capture_id).await?;
+            }
         }
-        written += rows.len() as i64;
-        repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
+        NormalizeSource::File { path, stored } => {
+            let mut reader = open(path)?;
+            let mut digest = LineDigest::new();
+            while let Some(line) = reader.next_line() {
+                // Exactly the lines RAW stored: accepted, of this capture's tier.
+                let Line::Accepted(row) = line? else { continue };
+                if row.tier() != tier {
+                    continue;
+                }
+                digest.add(row.line_number(), row.raw().line());
+                n.push(
+                    row.line_number() as i64,
+                    row.raw(),
+                    row.shares(),
+                    row.trades(),
+                    row.last_update(),
+                )?;
+                if n.buf.len() >= FLUSH_ROWS {
+                    n.flush(&txn, &capture.capture_id).await?;
+                }
+            }
+            n.flush(&txn, &capture.capture_id).await?;
+            if digest.finish() != stored {
+                return Err(PipelineError::Input(format!(
+                    "{} changed while it was being ingested: it no longer holds the {} lines RAW \
+                     stored for capture {}; NORMALIZED was not written (RAW is complete: run \
+                     `spine run {NORMALIZE}` to normalize from it)",
+                    path.display(),
+                    stored.count,
+                    capture.capture_id
+                )));
+            }
+        }
     }
+    let Normalizer {
+        acc,
+        findings,
+        range,
+        written,
+        ..
+    } = n;
     if findings.trades_without_shares > 0 {
         // A blocking rule: nothing of NORMALIZED stays, and nothing downstream is computed.
         drop(txn);
@@ -746,25 +897,34 @@ pub struct Normalized {
     pub anomalies: Vec<serde_json::Value>,
 }
 
-/// The typed quantities and date of a stored RAW row.
+/// A stored RAW line split into its fields, with its typed quantities and date.
 struct Typed {
+    fields: RawFields,
     shares: i64,
     trades: i64,
     last_update: NaiveDate,
 }
 
-fn typed_raw(raw: &spine_model::entities::finra_otc_raw::Model) -> Result<Typed, String> {
-    let quantity = |name: &str, text: &str| {
+fn typed_raw(line: String) -> Result<Typed, String> {
+    let fields = RawFields::from_line(line)
+        .ok_or_else(|| "the stored line does not have 8 `|`-separated fields".to_string())?;
+    let quantity = |column: FinraColumn| {
+        let text = fields.get(column);
         text.parse::<i64>()
             .ok()
             .filter(|v| *v >= 0)
-            .ok_or_else(|| format!("{name} `{text}` is not a non-negative whole number"))
+            .ok_or_else(|| format!("{column} `{text}` is not a non-negative whole number"))
     };
+    let shares = quantity(FinraColumn::TotalWeeklyShareQuantity)?;
+    let trades = quantity(FinraColumn::TotalWeeklyTradeCount)?;
+    let date = fields.get(FinraColumn::LastUpdateDate);
+    let last_update = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| format!("lastUpdateDate `{date}` is not a date"))?;
     Ok(Typed {
-        shares: quantity("totalWeeklyShareQuantity", &raw.total_weekly_share_quantity)?,
-        trades: quantity("totalWeeklyTradeCount", &raw.total_weekly_trade_count)?,
-        last_update: NaiveDate::parse_from_str(&raw.last_update_date, "%Y-%m-%d")
-            .map_err(|_| format!("lastUpdateDate `{}` is not a date", raw.last_update_date))?,
+        fields,
+        shares,
+        trades,
+        last_update,
     })
 }
 
@@ -857,6 +1017,8 @@ pub async fn calc(
         &capture.capture_id,
         week,
         tier,
+        // Rows are built as the store consumes them, one statement's worth at a time, never
+        // every table's rows at once.
         CaptureCalcs {
             summary: week_calcs
                 .symbol_summaries
@@ -866,41 +1028,31 @@ pub async fn calc(
                     total_shares: s.total_shares,
                     total_trades: s.total_trades,
                     venue_count: s.venue_count as i32,
-                })
-                .collect(),
-            venue_share: week_calcs
-                .venue_shares
-                .iter()
-                .map(|v| VenueShareRow {
-                    mpid: v.mpid.clone(),
-                    shares: v.shares,
-                    share: v.share,
-                })
-                .collect(),
-            hhi: week_calcs
-                .concentrations
-                .iter()
-                .map(|c| HhiRow {
-                    symbol: c.symbol.clone(),
-                    hhi: c.hhi,
-                    venue_count: c.venue_count as i32,
-                })
-                .collect(),
+                }),
+            venue_share: week_calcs.venue_shares.iter().map(|v| VenueShareRow {
+                mpid: v.mpid.clone(),
+                shares: v.shares,
+                share: v.share,
+            }),
+            hhi: week_calcs.concentrations.iter().map(|c| HhiRow {
+                symbol: c.symbol.clone(),
+                hhi: c.hhi,
+                venue_count: c.venue_count as i32,
+            }),
         },
     )
     .await?;
     register_dependencies(&txn, now).await?;
     match calendar_input {
         Some(input) => {
-            let rows = calcs::volume_per_day(&week_calcs.symbol_summaries, input.trading_days)?
-                .into_iter()
-                .map(|v| VolumePerDayRow {
-                    symbol: v.symbol,
-                    total_shares: v.total_shares,
-                    trading_days: v.trading_days as i32,
-                    shares_per_day: v.shares_per_day,
-                })
-                .collect();
+            let rows =
+                calcs::volume_per_day_iter(&week_calcs.symbol_summaries, input.trading_days)?
+                    .map(|v| VolumePerDayRow {
+                        symbol: v.symbol,
+                        total_shares: v.total_shares,
+                        trading_days: v.trading_days as i32,
+                        shares_per_day: v.shares_per_day,
+                    });
             repo::replace_volume_per_day(&txn, &capture.capture_id, week, tier, &input.capture_id, rows)
                 .await?;
             lineage::record_calc_input(
