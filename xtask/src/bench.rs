@@ -638,7 +638,9 @@ fn stage_order(stage: &str) -> u8 {
 fn phase_work(stage: &str) -> &'static str {
     match stage {
         "RAW" => "parse the file; insert RAW rows, rejects and the capture",
-        "NORMALIZED" => "read RAW back; insert typed NORMALIZED rows; accumulate the calcs",
+        "NORMALIZED" => {
+            "re-parse the file (digest-checked against RAW); insert typed NORMALIZED rows; accumulate the calcs"
+        }
         "CALC" => "write summary, venue share, HHI, volume per day and lineage",
         "exit" => "refresh the week's tier split, print the report, exit",
         _ => "other",

@@ -207,8 +207,19 @@ pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineRes
     .await;
     req.run.progress.finish();
     match result {
-        Ok(report) if report.status == "failed" => {
+        Ok(mut report) if report.status == "failed" => {
             fail(report.notes.join("; ")).await?;
+            // The refused capture is now the partition's latest: verdicts that judged the
+            // previous one no longer hold.
+            let key = PartitionKey::parse(&report.partition_key)?;
+            for cert in
+                super::readiness::recertify_related(store, &domain(), &key, &req.run).await?
+            {
+                report.notes.push(format!(
+                    "re-evaluated readiness of {} for {}: {}",
+                    cert.partition_key, cert.ready_for, cert.status
+                ));
+            }
             Ok(report)
         }
         Ok(mut report) => {
