@@ -24,7 +24,6 @@ use spine_cli::pipelines::finra_otc::{self, IngestReport, IngestRequest, SourceR
 use spine_cli::pipelines::readiness::{Certification, certify as certify_pipeline};
 use spine_cli::pipelines::schedules::ScheduleCheck;
 use spine_cli::pipelines::{PipelineResult, RunContext};
-use spine_model::capture::content_hash;
 use spine_model::{Domain, PartitionKey, ReadyFor, Tier};
 use spine_rules::BlockingPolicy;
 use spine_store::Store;
@@ -105,20 +104,12 @@ pub fn published_at(last_update: chrono::NaiveDate) -> DateTime<Utc> {
 /// Ingests one generated file at time `at` (the capture's `captured_at`).
 pub async fn ingest_at(store: &Store, path: &Path, at: DateTime<Utc>) -> IngestReport {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    finra_otc::ingest(
-        store,
-        IngestRequest {
-            path: path.to_path_buf(),
-            locator: name,
-            content_hash: content_hash(&std::fs::read(path).expect("read generated file")),
-            tier: None,
-            week_ending: None,
-            lags: PublicationLags::default(),
-            run: RunContext::quiet(at),
-        },
-    )
-    .await
-    .expect("ingest")
+    let request = IngestRequest {
+        locator: name,
+        ..IngestRequest::local_file(path, None, None, RunContext::quiet(at))
+            .expect("read generated file")
+    };
+    finra_otc::ingest(store, request).await.expect("ingest")
 }
 
 /// Ingests a generated file the moment FINRA publishes it (on time).

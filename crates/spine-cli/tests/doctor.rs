@@ -3,30 +3,22 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use spine_cli::domains::finra_otc::generate::{Fault, GenConfig, GeneratedFile, generate};
-use spine_cli::domains::finra_otc::parse::PublicationLags;
 use spine_cli::pipelines::RunContext;
 use spine_cli::pipelines::doctor::diagnose;
 use spine_cli::pipelines::finra_otc::{self, IngestRequest};
-use spine_model::capture::content_hash;
 use spine_model::{Domain, Tier};
 use spine_store::Store;
 use spine_store::test_support::for_each_backend;
 
 async fn ingest_at(store: &Store, f: &GeneratedFile, at: DateTime<Utc>) {
-    finra_otc::ingest(
-        store,
-        IngestRequest {
-            path: f.path.clone(),
-            locator: f.path.display().to_string(),
-            content_hash: content_hash(&std::fs::read(&f.path).unwrap()),
-            tier: Some(f.tier),
-            week_ending: Some(f.week_ending),
-            lags: PublicationLags::default(),
-            run: RunContext::quiet(at),
-        },
+    let request = IngestRequest::local_file(
+        &f.path,
+        Some(f.tier),
+        Some(f.week_ending),
+        RunContext::quiet(at),
     )
-    .await
     .unwrap();
+    finra_otc::ingest(store, request).await.unwrap();
 }
 
 fn published(f: &GeneratedFile) -> DateTime<Utc> {

@@ -8,12 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 use spine_cli::domains::finra_otc::generate::{GenConfig, generate};
-use spine_cli::domains::finra_otc::parse::PublicationLags;
 use spine_cli::pipelines::finra_otc::{self, IngestRequest};
 use spine_cli::pipelines::readiness::{certify, evaluate_only};
 use spine_cli::pipelines::{RunContext, exchange_calendar};
 use spine_cli::server::{AppState, Endpoint, Location, ParamKind, ROUTES, serve};
-use spine_model::capture::content_hash;
 use spine_model::{Domain, PartitionKey, ReadyFor, Severity, Tier};
 use spine_rules::BlockingPolicy;
 use spine_store::anomalies::{self, AnomalyFilter};
@@ -199,20 +197,19 @@ async fn prepare(store: &Store, dir: &std::path::Path) -> Fixture {
         } else {
             f.last_update.and_hms_opt(12, 0, 0).unwrap().and_utc()
         };
-        finra_otc::ingest(
-            store,
-            IngestRequest {
-                path: f.path.clone(),
-                locator: f.path.file_name().unwrap().to_string_lossy().into_owned(),
-                content_hash: content_hash(&std::fs::read(&f.path).unwrap()),
-                tier: Some(f.tier),
-                week_ending: Some(f.week_ending),
-                lags: PublicationLags::default(),
-                run: RunContext::quiet(at),
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("ingest {}: {e}", f.path.display()));
+        let request = IngestRequest {
+            locator: f.path.file_name().unwrap().to_string_lossy().into_owned(),
+            ..IngestRequest::local_file(
+                &f.path,
+                Some(f.tier),
+                Some(f.week_ending),
+                RunContext::quiet(at),
+            )
+            .unwrap()
+        };
+        finra_otc::ingest(store, request)
+            .await
+            .unwrap_or_else(|e| panic!("ingest {}: {e}", f.path.display()));
     }
     let late = anomalies::list(
         store.conn(),

@@ -13,7 +13,6 @@ use serde_json::Value;
 use spine_cli::commands::deps::{Impact, impact, parse_target};
 use spine_cli::commands::report::{AuditReport, TrendsReport};
 use spine_cli::domains::finra_otc::generate::{GenConfig, GeneratedFile, generate};
-use spine_cli::domains::finra_otc::parse::PublicationLags;
 use spine_cli::pipelines::RunContext;
 use spine_cli::pipelines::exchange_calendar::{self as calendar, CalendarReport};
 use spine_cli::pipelines::finra_otc::{self, IngestReport, IngestRequest};
@@ -63,20 +62,16 @@ fn files(dir: &Path) -> Vec<GeneratedFile> {
 }
 
 async fn ingest(store: &Store, f: &GeneratedFile, now: DateTime<Utc>) -> IngestReport {
-    finra_otc::ingest(
-        store,
-        IngestRequest {
-            path: f.path.clone(),
-            locator: f.path.display().to_string(),
-            content_hash: content_hash(&std::fs::read(&f.path).unwrap()),
-            tier: Some(f.tier),
-            week_ending: Some(f.week_ending),
-            lags: PublicationLags::default(),
-            run: RunContext::quiet(now),
-        },
+    let request = IngestRequest::local_file(
+        &f.path,
+        Some(f.tier),
+        Some(f.week_ending),
+        RunContext::quiet(now),
     )
-    .await
-    .unwrap_or_else(|e| panic!("ingest {}: {e}", f.path.display()))
+    .unwrap();
+    finra_otc::ingest(store, request)
+        .await
+        .unwrap_or_else(|e| panic!("ingest {}: {e}", f.path.display()))
 }
 
 /// The shipped 2025 XNYS calendar with one more full-day closure, as an operator would load a

@@ -27,20 +27,10 @@ async fn ingest(
     tier: Option<Tier>,
     week: Option<NaiveDate>,
 ) -> IngestReport {
-    finra_otc::ingest(
-        store,
-        IngestRequest {
-            path: path.to_path_buf(),
-            locator: path.display().to_string(),
-            content_hash: content_hash(&std::fs::read(path).unwrap()),
-            tier,
-            week_ending: week,
-            lags: PublicationLags::default(),
-            run: RunContext::quiet(now()),
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("ingest {}: {e}", path.display()))
+    let request = IngestRequest::local_file(path, tier, week, RunContext::quiet(now())).unwrap();
+    finra_otc::ingest(store, request)
+        .await
+        .unwrap_or_else(|e| panic!("ingest {}: {e}", path.display()))
 }
 
 fn real_sample() -> Option<PathBuf> {

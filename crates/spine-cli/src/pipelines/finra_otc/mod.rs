@@ -72,6 +72,32 @@ pub struct IngestRequest {
     pub run: RunContext,
 }
 
+impl IngestRequest {
+    /// A request for a local file: reads it once to hash it (the capture id needs the hash
+    /// before parsing) and names it by its path. What library callers and tests want when the
+    /// bytes are already on disk; `ingest_source` does the same after fetching.
+    pub fn local_file(
+        path: &std::path::Path,
+        tier: Option<Tier>,
+        week_ending: Option<NaiveDate>,
+        run: RunContext,
+    ) -> PipelineResult<IngestRequest> {
+        let bytes = std::fs::read(path).map_err(|source| PipelineError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(IngestRequest {
+            path: path.to_path_buf(),
+            locator: path.display().to_string(),
+            content_hash: spine_model::capture::content_hash(&bytes),
+            tier,
+            week_ending,
+            lags: PublicationLags::default(),
+            run,
+        })
+    }
+}
+
 /// What one ingestion did (printed by `spine ingest`).
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
