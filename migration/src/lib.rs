@@ -7,13 +7,16 @@
 //! express (the triggers that make `core_readiness_history` append-only) is raw SQL, written
 //! once per backend with identical behaviour.
 //!
-//! Three migrations, applied in order:
+//! The migrations, applied in order:
 //! - `m20260101_000001_core`: captures, manifest, rejects, quality, anomalies, readiness,
 //!   lineage, schedules, work items, executions;
 //! - `m20260101_000002_finra_otc`: the FINRA OTC Transparency domain;
 //! - `m20260101_000003_exchange_calendar`: the exchange calendar reference data;
 //! - `m20260102_000001_hardening`: the anomaly `cause` (one open anomaly per partition and
-//!   cause) and the seeded FINRA OTC weekly schedules.
+//!   cause) and the seeded FINRA OTC weekly schedules;
+//! - `m20260103_000001_finra_rows_by_line`: FINRA OTC raw and normalized rows keyed by
+//!   `(capture_id, line_number)` (`WITHOUT ROWID` on SQLite), normalized rows without the text
+//!   RAW already holds.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), migration::sea_orm_migration::DbErr> {
@@ -30,6 +33,7 @@ mod m20260101_000001_core;
 mod m20260101_000002_finra_otc;
 mod m20260101_000003_exchange_calendar;
 mod m20260102_000001_hardening;
+mod m20260103_000001_finra_rows_by_line;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
 
@@ -65,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000002_finra_otc::Migration),
             Box::new(m20260101_000003_exchange_calendar::Migration),
             Box::new(m20260102_000001_hardening::Migration),
+            Box::new(m20260103_000001_finra_rows_by_line::Migration),
         ]
     }
 }
@@ -152,6 +157,8 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
     ),
     // Adds a column, an index and seed rows; no table.
     ("m20260102_000001_hardening", &[]),
+    // Rebuilds two tables in place; creates none.
+    ("m20260103_000001_finra_rows_by_line", &[]),
 ];
 
 /// Shorthand for the [`INDEXES`] table.
@@ -259,12 +266,6 @@ const INDEXES: &[ExpectedIndex] = &[
     ix(
         "core_executions",
         "idx_core_executions_pipeline_started_at",
-        false,
-    ),
-    ix("finra_otc_raw", "idx_finra_otc_raw_capture_id_id", false),
-    ix(
-        "finra_otc_normalized",
-        "idx_finra_otc_normalized_capture_id_id",
         false,
     ),
     ix(

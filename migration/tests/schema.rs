@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{count, functions, indexes, on_every_backend, tables, triggers};
+use common::{count, functions, indexes, on_every_backend, strings, tables, triggers};
 use migration::sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use migration::{
     APPEND_ONLY_MESSAGE, MigrationStatus, Migrator, MigratorTrait, UNRESOLVED_ANOMALIES_INDEX,
@@ -257,6 +257,82 @@ async fn unresolved_anomalies_partial_index_exists() {
             index.definition.ends_with("WHERE resolved_at IS NULL"),
             "unexpected definition: {}",
             index.definition
+        );
+    })
+    .await;
+}
+
+/// (f) `m20260103_000001_finra_rows_by_line` keeps every RAW and NORMALIZED row when it rebuilds
+/// the two tables (a NORMALIZED row an old re-normalize stored twice is kept once), the new key
+/// refuses a second row for the same line, and `down` gives the RAW rows back in the old shape.
+#[tokio::test]
+async fn rows_by_line_keeps_the_rows_it_rebuilds() {
+    on_every_backend(|db| async move {
+        let before = Migrator::migrations().len() as u32 - 1;
+        Migrator::up(&db, Some(before))
+            .await
+            .expect("up to the old shape");
+        db.execute_unprepared(
+            "INSERT INTO finra_otc_raw (capture_id, line_number, raw_line) VALUES \
+             ('cap_a', 2, 'NMS Tier 1|AAPL|Apple Inc.|Venue A|VENA|100|3|2026-01-05'), \
+             ('cap_a', 3, 'NMS Tier 1|MSFT|Microsoft|Venue B|VENB|50|2|2026-01-05')",
+        )
+        .await
+        .expect("old RAW rows");
+        let normalized = "('cap_a', '2025-12-19', 'NMS_TIER_1', 'AAPL', 'Apple Inc.', 'VENA', \
+                          'Venue A', 100, 3, '2026-01-05', 2)";
+        db.execute_unprepared(&format!(
+            "INSERT INTO finra_otc_normalized (capture_id, week_ending, tier, symbol, issue_name, \
+             mpid, market_participant_name, total_shares, total_trades, last_update_date, \
+             line_number) VALUES {normalized}, {normalized}"
+        ))
+        .await
+        .expect("old NORMALIZED rows, one stored twice");
+
+        Migrator::up(&db, None).await.expect("rebuild");
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT capture_id || ':' || line_number || ':' || raw_line AS r \
+                 FROM finra_otc_raw ORDER BY line_number",
+                "r"
+            )
+            .await,
+            [
+                "cap_a:2:NMS Tier 1|AAPL|Apple Inc.|Venue A|VENA|100|3|2026-01-05",
+                "cap_a:3:NMS Tier 1|MSFT|Microsoft|Venue B|VENB|50|2|2026-01-05",
+            ]
+        );
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT capture_id || ':' || line_number || ':' || symbol || ':' || mpid || ':' \
+                 || total_shares || ':' || total_trades || ':' || last_update_date AS r \
+                 FROM finra_otc_normalized",
+                "r"
+            )
+            .await,
+            ["cap_a:2:AAPL:VENA:100:3:2026-01-05"]
+        );
+        let second = db
+            .execute_unprepared(
+                "INSERT INTO finra_otc_raw (capture_id, line_number, raw_line) \
+                 VALUES ('cap_a', 2, 'again')",
+            )
+            .await;
+        assert!(second.is_err(), "a second row for one line must be refused");
+
+        Migrator::down(&db, Some(1)).await.expect("down one step");
+        assert_eq!(count(&db, "finra_otc_raw").await, 2);
+        assert_eq!(count(&db, "finra_otc_normalized").await, 0);
+        let names: BTreeSet<String> = indexes(&db).await.into_iter().map(|i| i.name).collect();
+        assert!(
+            names.contains("idx_finra_otc_raw_capture_id_id"),
+            "{names:?}"
+        );
+        assert!(
+            names.contains("idx_finra_otc_normalized_capture_id_id"),
+            "{names:?}"
         );
     })
     .await;

@@ -154,46 +154,39 @@ pub async fn insert_raw<C: ConnectionTrait>(
     .await
 }
 
-/// A page of a capture's raw rows after row id `after_id`, in id order (keyset pagination, so
-/// a million rows are read in bounded memory).
+/// A page of a capture's raw rows after line `after_line`, in line order (keyset pagination on
+/// the table's `(capture_id, line_number)` key, so a million rows are read in bounded memory).
 pub async fn raw_page<C: ConnectionTrait>(
     conn: &C,
     capture_id: &str,
-    after_id: i64,
+    after_line: i64,
     limit: u64,
 ) -> StoreResult<Vec<finra_otc_raw::Model>> {
     Ok(finra_otc_raw::Entity::find()
         .filter(finra_otc_raw::Column::CaptureId.eq(capture_id))
-        .filter(finra_otc_raw::Column::Id.gt(after_id))
-        .order_by_asc(finra_otc_raw::Column::Id)
+        .filter(finra_otc_raw::Column::LineNumber.gt(after_line))
+        .order_by_asc(finra_otc_raw::Column::LineNumber)
         .limit(limit)
         .all(conn)
         .await?)
 }
 
-/// One typed, validated row (the NORMALIZED stage).
+/// One typed, validated row (the NORMALIZED stage). The week and tier are the capture's; the
+/// issue and participant names stay in the RAW line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizedRow {
-    /// The Friday ending the covered week.
-    pub week_ending: NaiveDate,
-    /// The tier.
-    pub tier: Tier,
+    /// The source line.
+    pub line_number: i64,
     /// The issue symbol.
     pub symbol: String,
-    /// The issue name.
-    pub issue_name: String,
     /// The venue (MPID).
     pub mpid: String,
-    /// The venue's name.
-    pub market_participant_name: String,
     /// Shares traded in the week.
     pub total_shares: i64,
     /// Trades in the week.
     pub total_trades: i64,
     /// FINRA's `lastUpdateDate`.
     pub last_update_date: NaiveDate,
-    /// The source line.
-    pub line_number: i64,
 }
 
 /// Stores normalized rows of one capture.
@@ -203,47 +196,25 @@ pub async fn insert_normalized<C: ConnectionTrait>(
     rows: Vec<NormalizedRow>,
 ) -> StoreResult<u64> {
     use finra_otc_normalized::Column;
-    let Some(first) = rows.first() else {
-        return Ok(0);
-    };
-    // One capture is one week and tier: bound once per statement (checked below).
-    let (week_ending, tier) = (first.week_ending, first.tier);
-    if let Some(r) = rows
-        .iter()
-        .find(|r| (r.week_ending, r.tier) != (week_ending, tier))
-    {
-        return Err(crate::StoreError::Invalid(format!(
-            "normalized rows of capture {capture_id} mix weeks or tiers: line {} is {} {}, not {week_ending} {tier}",
-            r.line_number, r.week_ending, r.tier
-        )));
-    }
-    insert_rows::<_, finra_otc_normalized::Entity, _, 3, 8>(
+    insert_rows::<_, finra_otc_normalized::Entity, _, 1, 6>(
         conn,
+        [(Column::CaptureId, capture_id.into())],
         [
-            (Column::CaptureId, capture_id.into()),
-            (Column::WeekEnding, week_ending.into()),
-            (Column::Tier, tier.as_str().into()),
-        ],
-        [
+            Column::LineNumber,
             Column::Symbol,
-            Column::IssueName,
             Column::Mpid,
-            Column::MarketParticipantName,
             Column::TotalShares,
             Column::TotalTrades,
             Column::LastUpdateDate,
-            Column::LineNumber,
         ],
         rows.into_iter().map(|r| {
             [
+                r.line_number.into(),
                 r.symbol.into(),
-                r.issue_name.into(),
                 r.mpid.into(),
-                r.market_participant_name.into(),
                 r.total_shares.into(),
                 r.total_trades.into(),
                 r.last_update_date.into(),
-                r.line_number.into(),
             ]
         }),
     )
@@ -260,17 +231,18 @@ pub async fn delete_normalized<C: ConnectionTrait>(conn: &C, capture_id: &str) -
         .rows_affected)
 }
 
-/// A page of a capture's normalized rows after row id `after_id`, in id order.
+/// A page of a capture's normalized rows after line `after_line`, in line order (keyset
+/// pagination on the table's key).
 pub async fn normalized_page<C: ConnectionTrait>(
     conn: &C,
     capture_id: &str,
-    after_id: i64,
+    after_line: i64,
     limit: u64,
 ) -> StoreResult<Vec<finra_otc_normalized::Model>> {
     Ok(finra_otc_normalized::Entity::find()
         .filter(finra_otc_normalized::Column::CaptureId.eq(capture_id))
-        .filter(finra_otc_normalized::Column::Id.gt(after_id))
-        .order_by_asc(finra_otc_normalized::Column::Id)
+        .filter(finra_otc_normalized::Column::LineNumber.gt(after_line))
+        .order_by_asc(finra_otc_normalized::Column::LineNumber)
         .limit(limit)
         .all(conn)
         .await?)

@@ -1,9 +1,11 @@
 //! Entity for the `finra_otc_normalized` table.
 //!
-//! Validated, typed FINRA OTC rows: one per (week, tier, symbol, venue) of a capture. Every
-//! calculation is reproducible from these.
+//! Validated, typed FINRA OTC rows: one per (symbol, venue) of a capture. Every calculation is
+//! reproducible from these. The week and tier are the capture's partition; the issue and
+//! participant names stay in the RAW line (migration `m20260103_000001_finra_rows_by_line`
+//! explains why).
 //!
-//! Created by migration `m20260101_000002_finra_otc`; indexed on `(capture_id, id)`. See `docs/SCHEMA.md`.
+//! Keyed by `(capture_id, line_number)` (`WITHOUT ROWID` on SQLite). See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,25 +14,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "finra_otc_normalized")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(64))"
+    )]
     pub capture_id: String,
-    pub week_ending: Date,
-    #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub tier: String,
+    /// The source line the row was typed from (the same line as its RAW row).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub line_number: i64,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
     pub symbol: String,
-    #[sea_orm(column_type = "Text")]
-    pub issue_name: String,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
     pub mpid: String,
-    #[sea_orm(column_type = "Text")]
-    pub market_participant_name: String,
     pub total_shares: i64,
     pub total_trades: i64,
     pub last_update_date: Date,
-    pub line_number: i64,
 }
 
 /// `finra_otc_normalized` declares no foreign keys: rows refer to captures and executions by their

@@ -4,8 +4,8 @@
 //! verbatim), tagged with the capture and line they came from, so normalization can always be
 //! replayed.
 //!
-//! Created by migration `m20260101_000002_finra_otc`; indexed on `(capture_id, id)`. See
-//! `docs/SCHEMA.md`.
+//! Keyed by `(capture_id, line_number)` (`WITHOUT ROWID` on SQLite), as rebuilt by migration
+//! `m20260103_000001_finra_rows_by_line`. See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,10 +14,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "finra_otc_raw")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(64))"
+    )]
     pub capture_id: String,
+    /// 1-based physical line number in the source file (the header is line 1).
+    #[sea_orm(primary_key, auto_increment = false)]
     pub line_number: i64,
     /// The accepted line exactly as read, without its terminator.
     #[sea_orm(column_type = "Text")]

@@ -714,8 +714,6 @@ enum NormalizeSource<'a> {
 /// Typed rows on their way into NORMALIZED, with the calcs and the business-rule findings
 /// accumulated on the way.
 struct Normalizer {
-    week: NaiveDate,
-    tier: Tier,
     acc: WeekAccumulator,
     findings: detect::RuleFindings,
     range: detect::TradeSizeRange,
@@ -738,16 +736,12 @@ impl Normalizer {
             .check(line_number, symbol, mpid, shares, trades, self.range);
         self.acc.push_values(symbol, mpid, shares, trades)?;
         self.buf.push(NormalizedRow {
-            week_ending: self.week,
-            tier: self.tier,
+            line_number,
             symbol: symbol.to_string(),
-            issue_name: raw.get(FinraColumn::IssueName).to_string(),
             mpid: mpid.to_string(),
-            market_participant_name: raw.get(FinraColumn::MarketParticipantName).to_string(),
             total_shares: shares,
             total_trades: trades,
             last_update_date: last_update,
-            line_number,
         });
         Ok(())
     }
@@ -776,8 +770,6 @@ async fn normalize_from(
     let (partition, tier, week) = capture_partition(capture)?;
     let txn = store.begin().await?;
     let mut n = Normalizer {
-        week,
-        tier,
         acc: WeekAccumulator::new(week, tier)?,
         findings: detect::RuleFindings::default(),
         range: detect::TradeSizeRange::default(),
@@ -793,7 +785,7 @@ async fn normalize_from(
             loop {
                 let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
                 let Some(last) = page.last() else { break };
-                after = last.id;
+                after = last.line_number;
                 for raw in page {
                     // RAW holds only lines the parser accepted; re-typing them cannot fail unless
                     // the table was edited by hand, which is worth a loud error rather than a
@@ -974,7 +966,7 @@ async fn calcs_from_normalized(store: &Store, capture: &Capture) -> PipelineResu
         let page =
             repo::normalized_page(store.conn(), &capture.capture_id, after, PAGE_ROWS).await?;
         let Some(last) = page.last() else { break };
-        after = last.id;
+        after = last.line_number;
         for row in &page {
             acc.push_values(&row.symbol, &row.mpid, row.total_shares, row.total_trades)?;
         }
