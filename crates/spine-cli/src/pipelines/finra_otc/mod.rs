@@ -1,6 +1,7 @@
 //! The FINRA OTC Transparency pipeline: file → RAW → NORMALIZED → CALC, one transaction per
 //! stage, every capture, reject and stage recorded.
 
+mod background;
 pub mod detect;
 
 use std::fs::File;
@@ -30,7 +31,7 @@ use super::{PipelineError, PipelineResult, RunContext};
 use crate::domains::exchange_calendar::trading_days::is_friday;
 use crate::domains::finra_otc::calcs::{self, WeekAccumulator, WeekCalcs};
 use crate::domains::finra_otc::parse::{
-    FinraColumn, FinraReader, Line, PublicationLags, RawFields, derive_week_ending,
+    FinraColumn, FinraReader, Line, ParseStats, PublicationLags, RawFields, derive_week_ending,
 };
 
 /// The pipeline names registered for `spine run` / `spine pipelines`.
@@ -380,15 +381,16 @@ fn resolve_partition(
 }
 
 /// Where the RAW stage's rejects belong: one per run, so each reject names only its own facts.
-struct RejectContext<'a> {
-    partition: &'a PartitionKey,
-    capture_id: &'a str,
-    locator: &'a str,
-    execution_id: Option<&'a str>,
+/// Owned, because RAW parses on its own thread ([`background`]).
+struct RejectContext {
+    partition: PartitionKey,
+    capture_id: String,
+    locator: String,
+    execution_id: Option<String>,
     now: DateTime<Utc>,
 }
 
-impl RejectContext<'_> {
+impl RejectContext {
     fn reject(
         &self,
         line_number: u64,
@@ -400,16 +402,97 @@ impl RejectContext<'_> {
             domain: domain(),
             partition: self.partition.clone(),
             stage: Stage::Raw,
-            capture_id: self.capture_id.to_string(),
+            capture_id: self.capture_id.clone(),
             line_number: Some(line_number as i64),
             reason_code: reason_code.to_string(),
             detail,
             raw_line,
-            source_locator: Some(self.locator.to_string()),
-            execution_id: self.execution_id.map(str::to_string),
+            source_locator: Some(self.locator.clone()),
+            execution_id: self.execution_id.clone(),
             created_at: self.now,
         }
     }
+}
+
+/// What RAW's parsing thread hands to the stage's transaction.
+enum RawBatch {
+    /// Accepted lines, for `finra_otc_raw`.
+    Accepted(Vec<RawRow>),
+    /// Rejected lines, for `core_rejects`.
+    Rejected(Vec<NewReject>),
+}
+
+/// What RAW's parsing thread found once the whole file was read.
+struct RawParsed {
+    stats: ParseStats,
+    /// Accepted lines of another tier than the capture's (rejected as `TIER_MISMATCH`).
+    tier_mismatches: u64,
+    /// The lines handed over as accepted, for NORMALIZED's second pass to check against.
+    stored: StoredLines,
+}
+
+/// RAW's parsing: every line of the file, accepted or rejected, in batches of [`FLUSH_ROWS`].
+/// Runs on its own thread while the stage's transaction stores the previous batch.
+fn parse_raw(
+    mut reader: FinraReader<BufReader<File>>,
+    tier: Tier,
+    rejects_ctx: &RejectContext,
+    out: &background::Batches<RawBatch>,
+) -> PipelineResult<RawParsed> {
+    let mut raw_buf = Vec::with_capacity(FLUSH_ROWS);
+    let mut reject_buf = Vec::new();
+    let mut tier_mismatches = 0u64;
+    let mut digest = LineDigest::new();
+    while let Some(line) = reader.next_line() {
+        match line? {
+            Line::Accepted(row) if row.tier() != tier => {
+                tier_mismatches += 1;
+                reject_buf.push(rejects_ctx.reject(
+                    row.line_number(),
+                    "TIER_MISMATCH",
+                    format!(
+                        "tierDescription `{}` is not this file's tier {tier}",
+                        row.tier().finra_description()
+                    ),
+                    row.raw().line().to_string(),
+                ));
+            }
+            Line::Accepted(row) => {
+                digest.add(row.line_number(), row.raw().line());
+                raw_buf.push(RawRow {
+                    line_number: row.line_number() as i64,
+                    line: row.into_raw().into_line(),
+                });
+                if raw_buf.len() >= FLUSH_ROWS {
+                    let batch = std::mem::replace(&mut raw_buf, Vec::with_capacity(FLUSH_ROWS));
+                    if !out.send(RawBatch::Accepted(batch)) {
+                        break;
+                    }
+                }
+            }
+            Line::Rejected(r) => {
+                reject_buf.push(rejects_ctx.reject(
+                    r.line_number,
+                    r.reason.code(),
+                    r.detail,
+                    r.raw_line,
+                ));
+            }
+        }
+        if reject_buf.len() >= FLUSH_ROWS
+            && !out.send(RawBatch::Rejected(std::mem::take(&mut reject_buf)))
+        {
+            break;
+        }
+    }
+    for batch in [RawBatch::Accepted(raw_buf), RawBatch::Rejected(reject_buf)] {
+        out.send(batch);
+    }
+    Ok(RawParsed {
+        stats: reader.stats(),
+        tier_mismatches,
+        stored: digest.finish(),
+    })
 }
 
 /// A digest of the lines RAW stored (line numbers and text, in order): NORMALIZED re-reads the
@@ -504,62 +587,35 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
         return Ok(report);
     }
 
-    // RAW: accepted lines, rejects and the capture row, atomically.
+    // RAW: accepted lines, rejects and the capture row, atomically. The file is parsed on its
+    // own thread while this transaction stores the previous batch.
     let txn = store.begin().await?;
-    let mut reader = open(&req.path)?;
+    let reader = open(&req.path)?;
     req.run.progress.phase("RAW");
-    let mut raw_buf = Vec::with_capacity(FLUSH_ROWS);
-    let mut reject_buf = Vec::new();
-    let mut tier_mismatches = 0u64;
-    let mut digest = LineDigest::new();
     let rejects_ctx = RejectContext {
-        partition: &partition,
-        capture_id: &capture_id,
-        locator: &req.locator,
-        execution_id: req.run.execution_id.as_deref(),
+        partition: partition.clone(),
+        capture_id: capture_id.clone(),
+        locator: req.locator.clone(),
+        execution_id: req.run.execution_id.clone(),
         now: req.run.now,
     };
-    while let Some(line) = reader.next_line() {
-        match line? {
-            Line::Accepted(row) if row.tier() != tier => {
-                tier_mismatches += 1;
-                reject_buf.push(rejects_ctx.reject(
-                    row.line_number(),
-                    "TIER_MISMATCH",
-                    format!(
-                        "tierDescription `{}` is not this file's tier {tier}",
-                        row.tier().finra_description()
-                    ),
-                    row.raw().line().to_string(),
-                ));
+    let mut parser = background::spawn(move |out| parse_raw(reader, tier, &rejects_ctx, out));
+    while let Some(batch) = parser.next().await {
+        match batch {
+            RawBatch::Accepted(rows) => {
+                req.run.progress.inc(rows.len() as u64);
+                repo::insert_raw(&txn, &capture_id, rows).await?;
             }
-            Line::Accepted(row) => {
-                digest.add(row.line_number(), row.raw().line());
-                raw_buf.push(RawRow {
-                    line_number: row.line_number() as i64,
-                    line: row.into_raw().into_line(),
-                });
-                if raw_buf.len() >= FLUSH_ROWS {
-                    req.run.progress.inc(raw_buf.len() as u64);
-                    repo::insert_raw(&txn, &capture_id, std::mem::take(&mut raw_buf)).await?;
-                }
-            }
-            Line::Rejected(r) => {
-                reject_buf.push(rejects_ctx.reject(
-                    r.line_number,
-                    r.reason.code(),
-                    r.detail,
-                    r.raw_line,
-                ));
-                if reject_buf.len() >= FLUSH_ROWS {
-                    rejects::insert_many(&txn, std::mem::take(&mut reject_buf)).await?;
-                }
+            RawBatch::Rejected(rows) => {
+                rejects::insert_many(&txn, rows).await?;
             }
         }
     }
-    repo::insert_raw(&txn, &capture_id, raw_buf).await?;
-    rejects::insert_many(&txn, reject_buf).await?;
-    let stats = reader.stats();
+    let RawParsed {
+        stats,
+        tier_mismatches,
+        stored,
+    } = parser.finish().await?;
     report.rows_read = stats.rows_read as i64;
     report.rows_rejected = (stats.rejected + tier_mismatches) as i64;
     report.rows_accepted = stats.accepted as i64 - tier_mismatches as i64;
@@ -611,9 +667,8 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
     }
     let source = NormalizeSource::File {
         path: &req.path,
-        stored: digest.finish(),
+        stored,
     };
-    drop(reader);
     let normalized = match normalize_from(store, &capture, source, &req.run).await {
         Ok(n) => n,
         Err(PipelineError::BusinessRule {
@@ -711,54 +766,72 @@ enum NormalizeSource<'a> {
     File { path: &'a Path, stored: StoredLines },
 }
 
-/// Typed rows on their way into NORMALIZED, with the calcs and the business-rule findings
-/// accumulated on the way.
+/// Types rows on their way into NORMALIZED, accumulating the calcs and the business-rule
+/// findings on the way.
 struct Normalizer {
     acc: WeekAccumulator,
     findings: detect::RuleFindings,
     range: detect::TradeSizeRange,
-    written: i64,
-    buf: Vec<NormalizedRow>,
 }
 
 impl Normalizer {
-    fn push(
+    fn row(
         &mut self,
         line_number: i64,
         raw: &RawFields,
         shares: i64,
         trades: i64,
         last_update: NaiveDate,
-    ) -> PipelineResult<()> {
+    ) -> PipelineResult<NormalizedRow> {
         let symbol = raw.get(FinraColumn::IssueSymbolIdentifier);
         let mpid = raw.get(FinraColumn::Mpid);
         self.findings
             .check(line_number, symbol, mpid, shares, trades, self.range);
         self.acc.push_values(symbol, mpid, shares, trades)?;
-        self.buf.push(NormalizedRow {
+        Ok(NormalizedRow {
             line_number,
             symbol: symbol.to_string(),
             mpid: mpid.to_string(),
             total_shares: shares,
             total_trades: trades,
             last_update_date: last_update,
-        });
-        Ok(())
+        })
     }
+}
 
-    async fn flush<C: ConnectionTrait>(
-        &mut self,
-        conn: &C,
-        capture_id: &str,
-    ) -> PipelineResult<()> {
-        if self.buf.is_empty() {
-            return Ok(());
+/// NORMALIZED's second pass over the file RAW was loaded from: exactly the lines RAW stored
+/// (accepted, of the capture's tier), typed, in batches of [`FLUSH_ROWS`]. Runs on its own
+/// thread while the stage's transaction stores the previous batch; returns the normalizer (with
+/// the week's calcs) and what it read, for the caller to check against what RAW stored.
+fn parse_normalized(
+    mut reader: FinraReader<BufReader<File>>,
+    tier: Tier,
+    mut n: Normalizer,
+    out: &background::Batches<Vec<NormalizedRow>>,
+) -> PipelineResult<(Normalizer, StoredLines)> {
+    let mut digest = LineDigest::new();
+    let mut buf = Vec::with_capacity(FLUSH_ROWS);
+    while let Some(line) = reader.next_line() {
+        let Line::Accepted(row) = line? else { continue };
+        if row.tier() != tier {
+            continue;
         }
-        let rows = std::mem::replace(&mut self.buf, Vec::with_capacity(FLUSH_ROWS));
-        self.written += rows.len() as i64;
-        repo::insert_normalized(conn, capture_id, rows).await?;
-        Ok(())
+        digest.add(row.line_number(), row.raw().line());
+        buf.push(n.row(
+            row.line_number() as i64,
+            row.raw(),
+            row.shares(),
+            row.trades(),
+            row.last_update(),
+        )?);
+        if buf.len() >= FLUSH_ROWS
+            && !out.send(std::mem::replace(&mut buf, Vec::with_capacity(FLUSH_ROWS)))
+        {
+            break;
+        }
     }
+    out.send(buf);
+    Ok((n, digest.finish()))
 }
 
 async fn normalize_from(
@@ -773,9 +846,8 @@ async fn normalize_from(
         acc: WeekAccumulator::new(week, tier)?,
         findings: detect::RuleFindings::default(),
         range: detect::TradeSizeRange::default(),
-        written: 0,
-        buf: Vec::with_capacity(FLUSH_ROWS),
     };
+    let mut written = 0i64;
     run.progress.phase("NORMALIZED");
     // A re-run replaces the capture's rows (in this transaction: all or nothing).
     repo::delete_normalized(&txn, &capture.capture_id).await?;
@@ -786,6 +858,7 @@ async fn normalize_from(
                 let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
                 let Some(last) = page.last() else { break };
                 after = last.line_number;
+                let mut rows = Vec::with_capacity(page.len());
                 for raw in page {
                     // RAW holds only lines the parser accepted; re-typing them cannot fail unless
                     // the table was edited by hand, which is worth a loud error rather than a
@@ -797,40 +870,28 @@ async fn normalize_from(
                             capture.capture_id
                         ))
                     })?;
-                    n.push(
+                    rows.push(n.row(
                         line_number,
                         &typed.fields,
                         typed.shares,
                         typed.trades,
                         typed.last_update,
-                    )?;
+                    )?);
                 }
-                n.flush(&txn, &capture.capture_id).await?;
+                written += rows.len() as i64;
+                repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
             }
         }
         NormalizeSource::File { path, stored } => {
-            let mut reader = open(path)?;
-            let mut digest = LineDigest::new();
-            while let Some(line) = reader.next_line() {
-                // Exactly the lines RAW stored: accepted, of this capture's tier.
-                let Line::Accepted(row) = line? else { continue };
-                if row.tier() != tier {
-                    continue;
-                }
-                digest.add(row.line_number(), row.raw().line());
-                n.push(
-                    row.line_number() as i64,
-                    row.raw(),
-                    row.shares(),
-                    row.trades(),
-                    row.last_update(),
-                )?;
-                if n.buf.len() >= FLUSH_ROWS {
-                    n.flush(&txn, &capture.capture_id).await?;
-                }
+            let reader = open(path)?;
+            let mut parser = background::spawn(move |out| parse_normalized(reader, tier, n, out));
+            while let Some(rows) = parser.next().await {
+                written += rows.len() as i64;
+                repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
             }
-            n.flush(&txn, &capture.capture_id).await?;
-            if digest.finish() != stored {
+            let (parsed, read) = parser.finish().await?;
+            n = parsed;
+            if read != stored {
                 return Err(PipelineError::Input(format!(
                     "{} changed while it was being ingested: it no longer holds the {} lines RAW \
                      stored for capture {}; NORMALIZED was not written (RAW is complete: run \
@@ -846,8 +907,6 @@ async fn normalize_from(
         acc,
         findings,
         range,
-        written,
-        ..
     } = n;
     if findings.trades_without_shares > 0 {
         // A blocking rule: nothing of NORMALIZED stays, and nothing downstream is computed.
