@@ -34,36 +34,40 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // RAW: same columns, keyed by line.
-        create_raw(manager, Raw::Next).await?;
+        create_raw(manager, FinraOtcRaw::Next).await?;
         copy(
             manager,
-            Raw::Table,
-            Raw::Next,
-            &[Raw::CaptureId, Raw::LineNumber, Raw::RawLine],
+            FinraOtcRaw::Table,
+            FinraOtcRaw::Next,
+            &[
+                FinraOtcRaw::CaptureId,
+                FinraOtcRaw::LineNumber,
+                FinraOtcRaw::RawLine,
+            ],
             false,
         )
         .await?;
-        replace(manager, Raw::Table, Raw::Next).await?;
+        replace(manager, FinraOtcRaw::Table, FinraOtcRaw::Next).await?;
 
         // NORMALIZED: keyed by line, without the per-capture and descriptive columns.
-        create_normalized(manager, Normalized::Next).await?;
+        create_normalized(manager, FinraOtcNormalized::Next).await?;
         copy(
             manager,
-            Normalized::Table,
-            Normalized::Next,
+            FinraOtcNormalized::Table,
+            FinraOtcNormalized::Next,
             &[
-                Normalized::CaptureId,
-                Normalized::LineNumber,
-                Normalized::Symbol,
-                Normalized::Mpid,
-                Normalized::TotalShares,
-                Normalized::TotalTrades,
-                Normalized::LastUpdateDate,
+                FinraOtcNormalized::CaptureId,
+                FinraOtcNormalized::LineNumber,
+                FinraOtcNormalized::Symbol,
+                FinraOtcNormalized::Mpid,
+                FinraOtcNormalized::TotalShares,
+                FinraOtcNormalized::TotalTrades,
+                FinraOtcNormalized::LastUpdateDate,
             ],
             true,
         )
         .await?;
-        replace(manager, Normalized::Table, Normalized::Next).await?;
+        replace(manager, FinraOtcNormalized::Table, FinraOtcNormalized::Next).await?;
         Ok(())
     }
 
@@ -71,24 +75,32 @@ impl MigrationTrait for Migration {
         create_old_raw(manager).await?;
         copy(
             manager,
-            Raw::Table,
-            Raw::Next,
-            &[Raw::CaptureId, Raw::LineNumber, Raw::RawLine],
+            FinraOtcRaw::Table,
+            FinraOtcRaw::Next,
+            &[
+                FinraOtcRaw::CaptureId,
+                FinraOtcRaw::LineNumber,
+                FinraOtcRaw::RawLine,
+            ],
             false,
         )
         .await?;
-        replace(manager, Raw::Table, Raw::Next).await?;
+        replace(manager, FinraOtcRaw::Table, FinraOtcRaw::Next).await?;
         manager
-            .create_index(index(OLD_RAW_INDEX, Raw::Table, [Raw::CaptureId, Raw::Id]))
+            .create_index(index(
+                OLD_RAW_INDEX,
+                FinraOtcRaw::Table,
+                [FinraOtcRaw::CaptureId, FinraOtcRaw::Id],
+            ))
             .await?;
 
-        drop_table(manager, Normalized::Table).await?;
+        drop_table(manager, FinraOtcNormalized::Table).await?;
         create_old_normalized(manager).await?;
         manager
             .create_index(index(
                 OLD_NORMALIZED_INDEX,
-                Normalized::Table,
-                [Normalized::CaptureId, Normalized::Id],
+                FinraOtcNormalized::Table,
+                [FinraOtcNormalized::CaptureId, FinraOtcNormalized::Id],
             ))
             .await?;
         Ok(())
@@ -108,7 +120,7 @@ const OLD_NORMALIZED_INDEX: &str = "idx_finra_otc_normalized_capture_id_id";
 
 /// Identifiers of `finra_otc_raw`. `Next` is the table being built, renamed into place.
 #[derive(DeriveIden, Clone, Copy)]
-enum Raw {
+enum FinraOtcRaw {
     #[sea_orm(iden = "finra_otc_raw")]
     Table,
     #[sea_orm(iden = "finra_otc_raw_next")]
@@ -121,7 +133,7 @@ enum Raw {
 
 /// Identifiers of `finra_otc_normalized`. `Next` is the table being built, renamed into place.
 #[derive(DeriveIden, Clone, Copy)]
-enum Normalized {
+enum FinraOtcNormalized {
     #[sea_orm(iden = "finra_otc_normalized")]
     Table,
     #[sea_orm(iden = "finra_otc_normalized_next")]
@@ -167,20 +179,20 @@ fn keyed_by_line(
 /// FINRA OTC Transparency lines exactly as read (the accepted line, verbatim, without its
 /// terminator), tagged with the capture and line they came from, so normalization can always be
 /// replayed.
-async fn create_raw(manager: &SchemaManager<'_>, name: Raw) -> Result<(), DbErr> {
+async fn create_raw(manager: &SchemaManager<'_>, name: FinraOtcRaw) -> Result<(), DbErr> {
     let table = Table::create()
         .table(name)
-        .col(string_len(Raw::CaptureId, 64))
-        .col(big_integer(Raw::LineNumber))
-        .col(text(Raw::RawLine))
+        .col(string_len(FinraOtcRaw::CaptureId, 64))
+        .col(big_integer(FinraOtcRaw::LineNumber))
+        .col(text(FinraOtcRaw::RawLine))
         .to_owned();
     manager
         .create_table(keyed_by_line(
             manager,
             "finra_otc_raw",
             table,
-            Raw::CaptureId,
-            Raw::LineNumber,
+            FinraOtcRaw::CaptureId,
+            FinraOtcRaw::LineNumber,
         ))
         .await
 }
@@ -189,24 +201,27 @@ async fn create_raw(manager: &SchemaManager<'_>, name: Raw) -> Result<(), DbErr>
 ///
 /// Validated, typed FINRA OTC rows: one per (symbol, venue) of a capture, which names the week
 /// and tier. Every calculation is reproducible from these.
-async fn create_normalized(manager: &SchemaManager<'_>, name: Normalized) -> Result<(), DbErr> {
+async fn create_normalized(
+    manager: &SchemaManager<'_>,
+    name: FinraOtcNormalized,
+) -> Result<(), DbErr> {
     let table = Table::create()
         .table(name)
-        .col(string_len(Normalized::CaptureId, 64))
-        .col(big_integer(Normalized::LineNumber))
-        .col(string_len(Normalized::Symbol, 32))
-        .col(string_len(Normalized::Mpid, 16))
-        .col(big_integer(Normalized::TotalShares))
-        .col(big_integer(Normalized::TotalTrades))
-        .col(date(Normalized::LastUpdateDate))
+        .col(string_len(FinraOtcNormalized::CaptureId, 64))
+        .col(big_integer(FinraOtcNormalized::LineNumber))
+        .col(string_len(FinraOtcNormalized::Symbol, 32))
+        .col(string_len(FinraOtcNormalized::Mpid, 16))
+        .col(big_integer(FinraOtcNormalized::TotalShares))
+        .col(big_integer(FinraOtcNormalized::TotalTrades))
+        .col(date(FinraOtcNormalized::LastUpdateDate))
         .to_owned();
     manager
         .create_table(keyed_by_line(
             manager,
             "finra_otc_normalized",
             table,
-            Normalized::CaptureId,
-            Normalized::LineNumber,
+            FinraOtcNormalized::CaptureId,
+            FinraOtcNormalized::LineNumber,
         ))
         .await
 }
@@ -216,11 +231,11 @@ async fn create_old_raw(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
-                .table(Raw::Next)
-                .col(big_pk_auto(Raw::Id))
-                .col(string_len(Raw::CaptureId, 64))
-                .col(big_integer(Raw::LineNumber))
-                .col(text(Raw::RawLine))
+                .table(FinraOtcRaw::Next)
+                .col(big_pk_auto(FinraOtcRaw::Id))
+                .col(string_len(FinraOtcRaw::CaptureId, 64))
+                .col(big_integer(FinraOtcRaw::LineNumber))
+                .col(text(FinraOtcRaw::RawLine))
                 .to_owned(),
         )
         .await
@@ -231,19 +246,19 @@ async fn create_old_normalized(manager: &SchemaManager<'_>) -> Result<(), DbErr>
     manager
         .create_table(
             Table::create()
-                .table(Normalized::Table)
-                .col(big_pk_auto(Normalized::Id))
-                .col(string_len(Normalized::CaptureId, 64))
-                .col(date(Normalized::WeekEnding))
-                .col(string_len(Normalized::Tier, 16))
-                .col(string_len(Normalized::Symbol, 32))
-                .col(text(Normalized::IssueName))
-                .col(string_len(Normalized::Mpid, 16))
-                .col(text(Normalized::MarketParticipantName))
-                .col(big_integer(Normalized::TotalShares))
-                .col(big_integer(Normalized::TotalTrades))
-                .col(date(Normalized::LastUpdateDate))
-                .col(big_integer(Normalized::LineNumber))
+                .table(FinraOtcNormalized::Table)
+                .col(big_pk_auto(FinraOtcNormalized::Id))
+                .col(string_len(FinraOtcNormalized::CaptureId, 64))
+                .col(date(FinraOtcNormalized::WeekEnding))
+                .col(string_len(FinraOtcNormalized::Tier, 16))
+                .col(string_len(FinraOtcNormalized::Symbol, 32))
+                .col(text(FinraOtcNormalized::IssueName))
+                .col(string_len(FinraOtcNormalized::Mpid, 16))
+                .col(text(FinraOtcNormalized::MarketParticipantName))
+                .col(big_integer(FinraOtcNormalized::TotalShares))
+                .col(big_integer(FinraOtcNormalized::TotalTrades))
+                .col(date(FinraOtcNormalized::LastUpdateDate))
+                .col(big_integer(FinraOtcNormalized::LineNumber))
                 .to_owned(),
         )
         .await
