@@ -62,7 +62,7 @@ enum FinraOtcRaw {
 /// received, the parser splits it exactly (quoting is off), and a bulk load binds three values
 /// per row instead of ten. The `(capture_id, id)` index is what the keyset page read by a
 /// standalone NORMALIZED run range-scans.
-async fn create_finra_otc_raw(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_finra_otc_raw(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
@@ -107,7 +107,7 @@ enum FinraOtcNormalized {
 /// Validated, typed FINRA OTC rows: one per (week, tier, symbol, venue) of a capture. Every
 /// calculation is reproducible from these. One index, `(capture_id, id)`: the only query reads a
 /// capture's rows in id order, page by page (every index costs on each of a million inserts).
-async fn create_finra_otc_normalized(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_finra_otc_normalized(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()

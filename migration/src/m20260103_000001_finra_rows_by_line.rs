@@ -24,7 +24,8 @@
 use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::ddl::{drop_table, index};
+use crate::ddl::drop_table;
+use crate::m20260101_000002_finra_otc as old;
 
 /// The migration itself; what it changes is described in the module documentation.
 #[derive(DeriveMigrationName)]
@@ -34,11 +35,11 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // RAW: same columns, keyed by line.
-        create_raw(manager, FinraOtcRaw::Next).await?;
+        create_raw(manager, FinraOtcRaw::Staging).await?;
         copy(
             manager,
             FinraOtcRaw::Table,
-            FinraOtcRaw::Next,
+            FinraOtcRaw::Staging,
             &[
                 FinraOtcRaw::CaptureId,
                 FinraOtcRaw::LineNumber,
@@ -47,14 +48,14 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
-        replace(manager, FinraOtcRaw::Table, FinraOtcRaw::Next).await?;
+        replace(manager, FinraOtcRaw::Table, FinraOtcRaw::Staging).await?;
 
         // NORMALIZED: keyed by line, without the per-capture and descriptive columns.
-        create_normalized(manager, FinraOtcNormalized::Next).await?;
+        create_normalized(manager, FinraOtcNormalized::Staging).await?;
         copy(
             manager,
             FinraOtcNormalized::Table,
-            FinraOtcNormalized::Next,
+            FinraOtcNormalized::Staging,
             &[
                 FinraOtcNormalized::CaptureId,
                 FinraOtcNormalized::LineNumber,
@@ -67,16 +68,30 @@ impl MigrationTrait for Migration {
             true,
         )
         .await?;
-        replace(manager, FinraOtcNormalized::Table, FinraOtcNormalized::Next).await?;
+        replace(
+            manager,
+            FinraOtcNormalized::Table,
+            FinraOtcNormalized::Staging,
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_old_raw(manager).await?;
+        // RAW: the old shape (and its index), exactly as the original migration creates it,
+        // with every row copied back.
+        manager
+            .rename_table(
+                Table::rename()
+                    .table(FinraOtcRaw::Table, FinraOtcRaw::Staging)
+                    .to_owned(),
+            )
+            .await?;
+        old::create_finra_otc_raw(manager).await?;
         copy(
             manager,
+            FinraOtcRaw::Staging,
             FinraOtcRaw::Table,
-            FinraOtcRaw::Next,
             &[
                 FinraOtcRaw::CaptureId,
                 FinraOtcRaw::LineNumber,
@@ -85,25 +100,11 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
-        replace(manager, FinraOtcRaw::Table, FinraOtcRaw::Next).await?;
-        manager
-            .create_index(index(
-                OLD_RAW_INDEX,
-                FinraOtcRaw::Table,
-                [FinraOtcRaw::CaptureId, FinraOtcRaw::Id],
-            ))
-            .await?;
+        drop_table(manager, FinraOtcRaw::Staging).await?;
 
+        // NORMALIZED: the old shape, empty (see the module docs).
         drop_table(manager, FinraOtcNormalized::Table).await?;
-        create_old_normalized(manager).await?;
-        manager
-            .create_index(index(
-                OLD_NORMALIZED_INDEX,
-                FinraOtcNormalized::Table,
-                [FinraOtcNormalized::CaptureId, FinraOtcNormalized::Id],
-            ))
-            .await?;
-        Ok(())
+        old::create_finra_otc_normalized(manager).await
     }
 
     /// Always in a transaction, on SQLite as well as PostgreSQL: a rebuild that fails half-way
@@ -113,39 +114,30 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// The index `m20260101_000002_finra_otc` created on the old `finra_otc_raw`.
-const OLD_RAW_INDEX: &str = "idx_finra_otc_raw_capture_id_id";
-/// The index `m20260101_000002_finra_otc` created on the old `finra_otc_normalized`.
-const OLD_NORMALIZED_INDEX: &str = "idx_finra_otc_normalized_capture_id_id";
-
-/// Identifiers of `finra_otc_raw`. `Next` is the table being built, renamed into place.
+/// Identifiers of `finra_otc_raw`. `Staging` holds the table being rebuilt (`up`: the new
+/// shape, renamed into place; `down`: the rows, while the old shape is recreated).
 #[derive(DeriveIden, Clone, Copy)]
 enum FinraOtcRaw {
     #[sea_orm(iden = "finra_otc_raw")]
     Table,
-    #[sea_orm(iden = "finra_otc_raw_next")]
-    Next,
-    Id,
+    #[sea_orm(iden = "finra_otc_raw_staging")]
+    Staging,
     CaptureId,
     LineNumber,
     RawLine,
 }
 
-/// Identifiers of `finra_otc_normalized`. `Next` is the table being built, renamed into place.
+/// Identifiers of `finra_otc_normalized`. `Staging` is the new shape being built, renamed into
+/// place.
 #[derive(DeriveIden, Clone, Copy)]
 enum FinraOtcNormalized {
     #[sea_orm(iden = "finra_otc_normalized")]
     Table,
-    #[sea_orm(iden = "finra_otc_normalized_next")]
-    Next,
-    Id,
+    #[sea_orm(iden = "finra_otc_normalized_staging")]
+    Staging,
     CaptureId,
-    WeekEnding,
-    Tier,
     Symbol,
-    IssueName,
     Mpid,
-    MarketParticipantName,
     TotalShares,
     TotalTrades,
     LastUpdateDate,
@@ -223,44 +215,6 @@ async fn create_normalized(
             FinraOtcNormalized::CaptureId,
             FinraOtcNormalized::LineNumber,
         ))
-        .await
-}
-
-/// `m20260101_000002_finra_otc`'s `finra_otc_raw`, under `finra_otc_raw_next` (for `down`).
-async fn create_old_raw(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    manager
-        .create_table(
-            Table::create()
-                .table(FinraOtcRaw::Next)
-                .col(big_pk_auto(FinraOtcRaw::Id))
-                .col(string_len(FinraOtcRaw::CaptureId, 64))
-                .col(big_integer(FinraOtcRaw::LineNumber))
-                .col(text(FinraOtcRaw::RawLine))
-                .to_owned(),
-        )
-        .await
-}
-
-/// `m20260101_000002_finra_otc`'s `finra_otc_normalized` (for `down`).
-async fn create_old_normalized(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    manager
-        .create_table(
-            Table::create()
-                .table(FinraOtcNormalized::Table)
-                .col(big_pk_auto(FinraOtcNormalized::Id))
-                .col(string_len(FinraOtcNormalized::CaptureId, 64))
-                .col(date(FinraOtcNormalized::WeekEnding))
-                .col(string_len(FinraOtcNormalized::Tier, 16))
-                .col(string_len(FinraOtcNormalized::Symbol, 32))
-                .col(text(FinraOtcNormalized::IssueName))
-                .col(string_len(FinraOtcNormalized::Mpid, 16))
-                .col(text(FinraOtcNormalized::MarketParticipantName))
-                .col(big_integer(FinraOtcNormalized::TotalShares))
-                .col(big_integer(FinraOtcNormalized::TotalTrades))
-                .col(date(FinraOtcNormalized::LastUpdateDate))
-                .col(big_integer(FinraOtcNormalized::LineNumber))
-                .to_owned(),
-        )
         .await
 }
 
