@@ -6,15 +6,19 @@
 //! `default-features = false`, which keeps SeaORM out of its dependency tree.
 
 pub mod capture;
+pub mod cause;
 pub mod vocab;
+pub mod week;
 
 /// The SeaORM entities, one per table; behind the `entities` feature so `spine-rules` stays free
 /// of any database crate.
 #[cfg(feature = "entities")]
 pub mod entities;
 
+pub use cause::AnomalyCause;
 pub use vocab::{
-    Category, DependencyType, Domain, ExecutionStatus, PartitionKey, QualityStatus,
-    ReadinessCriteria, ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage, Tier, VocabError,
-    WorkItemState,
+    Category, DependencyType, Domain, ExecutionStatus, ExpectedState, IngestStatus, PartitionKey,
+    QualityStatus, ReadinessCriteria, ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage,
+    Tier, VocabError, WorkItemState,
 };
+pub use week::WeekEnding;

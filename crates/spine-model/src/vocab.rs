@@ -38,6 +38,17 @@ pub enum VocabError {
         "invalid domain `{0}`: expected a dotted lower-case name such as `finra.otc_transparency`"
     )]
     InvalidDomain(String),
+    /// A week ending that is not a Friday.
+    #[error("{date} is a {weekday}, not a Friday (weeks end on Friday)")]
+    NotAFriday {
+        /// The date given.
+        date: NaiveDate,
+        /// Its weekday, in words.
+        weekday: &'static str,
+    },
+    /// Text that is not a `YYYY-MM-DD` date.
+    #[error("`{0}` is not a date (YYYY-MM-DD)")]
+    NotADate(String),
 }
 
 /// Declares a closed vocabulary enum with its one wire spelling per variant.
@@ -280,6 +291,34 @@ vocab_enum! {
 }
 
 vocab_enum! {
+    /// What one ingestion did with its capture: the outcome every domain's ingest reports.
+    IngestStatus, "ingest status" {
+        /// A new partition: its first capture.
+        Ingested => "ingested",
+        /// The same bytes were captured before and that capture is complete: nothing to do.
+        Unchanged => "unchanged",
+        /// Changed bytes: a new capture that supersedes the partition's previous one.
+        Revised => "revised",
+        /// Captured, but a stage refused the data (e.g. a blocking business rule).
+        Failed => "failed",
+    }
+}
+
+vocab_enum! {
+    /// What became of one partition a schedule expects, as of the run's clock.
+    ExpectedState, "expected state" {
+        /// Captured on time.
+        Present => "present",
+        /// First captured after its due time.
+        Late => "late",
+        /// Past its due time with no capture.
+        Missed => "missed",
+        /// Not due yet and not captured.
+        Pending => "pending",
+    }
+}
+
+vocab_enum! {
     /// The current readiness status of a partition for one use.
     ReadinessStatus, "readiness status" {
         /// Every criterion holds and no WARN (or worse) anomaly is open.
@@ -509,6 +548,8 @@ mod tests {
         check(WorkItemState::ALL);
         check(ExecutionStatus::ALL);
         check(ReadinessStatus::ALL);
+        check(IngestStatus::ALL);
+        check(ExpectedState::ALL);
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! * [`baseline`] — the venue-coverage baseline and check ([`check_venue_coverage`]).
 //! * [`revision`] — what a revision changed ([`diff_revision`]).
 //! * [`schedule`] — schedule expansion, business dates and due-time arithmetic.
+//! * [`calendar`] — the one trading calendar ([`TradingCalendar`]) and trading-day counts.
+//! * [`xnys`] — the NYSE's full-day closures computed from its rules, for every year.
+//! * [`lineage`] — the calc dependency graph: cycles, transitive dependents, staleness.
 //!
 //! ```
 //! use chrono::{NaiveDate, TimeZone, Utc};
@@ -46,10 +49,13 @@
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod calendar;
+pub mod lineage;
 pub mod policy;
 pub mod readiness;
 pub mod revision;
 pub mod schedule;
+pub mod xnys;
 
 pub use baseline::{
     Baseline, BaselineConfig, CoverageFinding, CoverageVerdict, DEFAULT_COVERAGE_THRESHOLD,
@@ -60,8 +66,9 @@ pub use readiness::{
     AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, ReadinessVerdict, evaluate,
 };
 pub use revision::{DEFAULT_HHI_THRESHOLD, HhiMove, RevisionDiff, SymbolStats, diff_revision};
+pub use calendar::{TradingCalendar, TradingDaysError, YearClosures};
 pub use schedule::{
     ExpectedPartition, ExpectedSchedule, PartitionTemplate, PartitionValues, ScheduleError,
-    TradingCalendar, business_dates, due_time, expand_partitions, is_late, is_missed,
+    business_dates, due_time, expand_partitions, is_late, is_missed,
     parse_partition_values,
 };

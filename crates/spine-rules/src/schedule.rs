@@ -53,9 +53,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use spine_model::{PartitionKey, ScheduleType};
+
+pub use crate::calendar::TradingCalendar;
 
 /// The placeholders every template may use without declaring them; their values come from the
 /// business date. `partition_values` may not redefine them, so `${FRIDAY}` means one thing.
@@ -150,84 +152,6 @@ fn fmt_placeholders(names: &[String]) -> String {
         .map(|n| format!("${{{n}}}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The Monday of the Monday-to-Sunday week containing `date`.
-///
-/// For a Saturday or Sunday this is the Monday of the week just ended, which is what a weekly
-/// dataset run over the weekend is about.
-///
-/// # Panics
-/// Only for dates within six days of chrono's minimum date (far outside any business calendar).
-pub fn week_monday(date: NaiveDate) -> NaiveDate {
-    let back = u64::from(date.weekday().num_days_from_monday());
-    date.checked_sub_days(Days::new(back))
-        .expect("a date with a representable Monday")
-}
-
-/// The Friday of the Monday-to-Sunday week containing `date`: FINRA's `week_ending`.
-///
-/// For a Saturday or Sunday this is the Friday just passed (the week just ended).
-///
-/// # Panics
-/// Only for dates within a week of chrono's representable range.
-pub fn week_friday(date: NaiveDate) -> NaiveDate {
-    week_monday(date)
-        .checked_add_days(Days::new(4))
-        .expect("a date with a representable Friday")
-}
-
-/// Which days the exchange trades: weekdays, minus the full-day closures it is given.
-///
-/// The closures come from `reference.exchange_calendar` (the caller loads them); this type only
-/// answers questions about them, so due-time arithmetic stays pure and testable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TradingCalendar {
-    closures: BTreeSet<NaiveDate>,
-}
-
-impl TradingCalendar {
-    /// A calendar closed on weekends and on each of `closures` (holidays).
-    pub fn new(closures: impl IntoIterator<Item = NaiveDate>) -> TradingCalendar {
-        TradingCalendar {
-            closures: closures.into_iter().collect(),
-        }
-    }
-
-    /// A calendar closed on weekends only: what due times mean when no holidays are known.
-    pub fn weekends_only() -> TradingCalendar {
-        TradingCalendar::default()
-    }
-
-    /// The full-day closures this calendar knows (weekends are implied, not listed).
-    pub fn closures(&self) -> &BTreeSet<NaiveDate> {
-        &self.closures
-    }
-
-    /// True when `date` is a weekday and not a closure.
-    pub fn is_trading_day(&self, date: NaiveDate) -> bool {
-        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.closures.contains(&date)
-    }
-
-    /// The first trading day strictly after `date`, or `None` past chrono's range.
-    ///
-    /// Always terminates: the closures are finite, so some later weekday is open.
-    pub fn next_trading_day(&self, date: NaiveDate) -> Option<NaiveDate> {
-        let mut d = date.succ_opt()?;
-        while !self.is_trading_day(d) {
-            d = d.succ_opt()?;
-        }
-        Some(d)
-    }
-
-    /// `date` itself when it trades, else the next trading day.
-    pub fn trading_day_on_or_after(&self, date: NaiveDate) -> Option<NaiveDate> {
-        if self.is_trading_day(date) {
-            Some(date)
-        } else {
-            self.next_trading_day(date)
-        }
-    }
 }
 
 /// One piece of a template value: literal text or a `${NAME}` placeholder.
@@ -339,8 +263,8 @@ impl PartitionTemplate {
         business_date: NaiveDate,
     ) -> Result<Vec<PartitionKey>, ScheduleError> {
         self.validate(values)?;
-        let monday = week_monday(business_date);
-        let friday = week_friday(business_date);
+        let monday = spine_model::week::monday_of(business_date);
+        let friday = spine_model::WeekEnding::containing(business_date).date();
         let mut bindings: BTreeMap<&str, String> = BTreeMap::from([
             ("DATE", business_date.format("%Y-%m-%d").to_string()),
             ("MONDAY", monday.format("%Y-%m-%d").to_string()),
@@ -687,11 +611,11 @@ mod tests {
     #[test]
     fn weekend_dates_name_the_week_just_ended() {
         for date in [d(2025, 12, 20), d(2025, 12, 21)] {
-            assert_eq!(week_monday(date), d(2025, 12, 15));
-            assert_eq!(week_friday(date), d(2025, 12, 19));
+            assert_eq!(spine_model::week::monday_of(date), d(2025, 12, 15));
+            assert_eq!(spine_model::WeekEnding::containing(date).date(), d(2025, 12, 19));
         }
-        assert_eq!(week_monday(d(2025, 12, 22)), d(2025, 12, 22));
-        assert_eq!(week_friday(d(2025, 12, 22)), d(2025, 12, 26));
+        assert_eq!(spine_model::week::monday_of(d(2025, 12, 22)), d(2025, 12, 22));
+        assert_eq!(spine_model::WeekEnding::containing(d(2025, 12, 22)).date(), d(2025, 12, 26));
         let keys = expand_partitions(FINRA_TEMPLATE, &tiers(), d(2025, 12, 21)).unwrap();
         assert!(
             keys.iter()
@@ -1039,8 +963,8 @@ mod tests {
     proptest! {
         #[test]
         fn week_bounds_are_a_monday_and_its_friday(date in arb_date()) {
-            let monday = week_monday(date);
-            let friday = week_friday(date);
+            let monday = spine_model::week::monday_of(date);
+            let friday = spine_model::WeekEnding::containing(date).date();
             prop_assert_eq!(monday.weekday(), Weekday::Mon);
             prop_assert_eq!(friday.weekday(), Weekday::Fri);
             prop_assert!(monday <= date);
@@ -1113,7 +1037,7 @@ mod tests {
             let distinct: BTreeSet<_> = keys.iter().collect();
             prop_assert_eq!(distinct.len(), keys.len());
             for k in &keys {
-                prop_assert_eq!(k.week_ending(), Some(week_friday(date)));
+                prop_assert_eq!(k.week_ending(), Some(spine_model::WeekEnding::containing(date).date()));
                 prop_assert_eq!(PartitionKey::parse(&k.canonical()).unwrap(), k.clone());
             }
         }

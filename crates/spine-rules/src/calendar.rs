@@ -1,21 +1,24 @@
-//! Trading-day counts from holiday calendars, and the week arithmetic they rest on.
+//! The one trading calendar: which days an exchange trades, trading-day counts per week and
+//! month, and the due-time arithmetic of schedules all read this type.
 //!
-//! A trading day is a Monday–Friday that is not a full-day closure. Counts are what the FINRA
-//! "volume per trading day" calc divides by, so they must never guess: a [`TradingCalendar`]
-//! knows which years it covers, and asking about a weekday outside them is an error
-//! ([`TradingDaysError::NotCovered`]) rather than a day silently counted as open. This matters for
-//! the first week of a year, whose Monday may fall in the previous year (the week ending Friday
-//! 2025-01-03 starts Monday 2024-12-30): counting it needs both years' calendars.
+//! A trading day is a Monday–Friday that is not a full-day closure. Counts are what calcs such
+//! as FINRA's "volume per trading day" divide by, so they must never guess: a calendar built from
+//! yearly holiday lists ([`TradingCalendar::from_years`]) knows which years it covers, and
+//! counting a weekday outside them is an error ([`TradingDaysError::NotCovered`]) rather than a
+//! day silently counted as open. This matters for the first week of a year, whose Monday may fall
+//! in the previous year (the week ending Friday 2025-01-03 starts Monday 2024-12-30): counting it
+//! needs both years' calendars. Schedules, which only need "is this an exchange day" to push due
+//! times past holidays, use [`TradingCalendar::new`], which treats every year as known.
 //!
 //! Weeks are named by their Friday (`week_ending`, DESIGN.md "Three clocks") and run Monday to
-//! Friday.
+//! Friday; the Friday arithmetic itself is [`spine_model::WeekEnding`]'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::Serialize;
-
-use super::holidays::HolidayCalendar;
+use spine_model::WeekEnding;
+use spine_model::week::is_friday;
 
 /// Why a trading-day question could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,58 +76,99 @@ pub enum TradingDaysError {
     },
 }
 
-/// One exchange's closures over one or more whole years: the thing trading days are counted on.
+/// One year's full-day closures of an exchange, as a holiday list announces them: the unit
+/// [`TradingCalendar::from_years`] merges.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearClosures {
+    /// The exchange's ISO 10383 MIC, e.g. `XNYS`.
+    pub exchange_code: String,
+    /// The calendar year.
+    pub year: i32,
+    /// Each closure's date and name.
+    pub closures: Vec<(NaiveDate, String)>,
+}
+
+/// Which days an exchange trades: weekdays minus its full-day closures.
+///
+/// Built two ways. [`TradingCalendar::from_years`] merges yearly holiday lists and knows which
+/// years it covers, so a count over an uncovered weekday is an error (calcs). [`TradingCalendar::new`]
+/// takes bare closure dates and treats every year as known (schedules, which only push due times
+/// past the holidays they are told about).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TradingCalendar {
     exchange_code: String,
-    years: BTreeSet<i32>,
+    /// `None`: every year counts as covered.
+    years: Option<BTreeSet<i32>>,
     closures: BTreeMap<NaiveDate, String>,
 }
 
 impl TradingCalendar {
-    /// Merges holiday files of one exchange, one per year (years need not be contiguous).
-    pub fn new(
-        calendars: impl IntoIterator<Item = HolidayCalendar>,
-    ) -> Result<TradingCalendar, TradingDaysError> {
-        let mut merged: Option<TradingCalendar> = None;
-        for cal in calendars {
-            let this = merged.get_or_insert_with(|| TradingCalendar {
-                exchange_code: cal.exchange_code().to_string(),
-                years: BTreeSet::new(),
-                closures: BTreeMap::new(),
-            });
-            if cal.exchange_code() != this.exchange_code {
-                return Err(TradingDaysError::MixedExchanges {
-                    first: this.exchange_code.clone(),
-                    other: cal.exchange_code().to_string(),
-                });
-            }
-            if !this.years.insert(cal.year()) {
-                return Err(TradingDaysError::DuplicateYear {
-                    exchange_code: this.exchange_code.clone(),
-                    year: cal.year(),
-                });
-            }
-            for h in cal.holidays() {
-                this.closures.insert(h.date, h.name.clone());
-            }
+    /// A calendar closed on weekends and on each of `closures`, covering every year.
+    pub fn new(closures: impl IntoIterator<Item = NaiveDate>) -> TradingCalendar {
+        TradingCalendar {
+            exchange_code: String::new(),
+            years: None,
+            closures: closures.into_iter().map(|d| (d, String::new())).collect(),
         }
-        merged.ok_or(TradingDaysError::NoCalendars)
     }
 
-    /// The exchange's ISO 10383 MIC.
+    /// A calendar closed on weekends only: what due times mean when no holidays are known.
+    pub fn weekends_only() -> TradingCalendar {
+        TradingCalendar::default()
+    }
+
+    /// Merges yearly closure lists of one exchange (years need not be contiguous); only those
+    /// years are covered.
+    pub fn from_years(
+        years: impl IntoIterator<Item = YearClosures>,
+    ) -> Result<TradingCalendar, TradingDaysError> {
+        let mut merged: Option<(String, BTreeSet<i32>, BTreeMap<NaiveDate, String>)> = None;
+        for year in years {
+            let (exchange, covered, closures) = merged.get_or_insert_with(|| {
+                (year.exchange_code.clone(), BTreeSet::new(), BTreeMap::new())
+            });
+            if year.exchange_code != *exchange {
+                return Err(TradingDaysError::MixedExchanges {
+                    first: exchange.clone(),
+                    other: year.exchange_code,
+                });
+            }
+            if !covered.insert(year.year) {
+                return Err(TradingDaysError::DuplicateYear {
+                    exchange_code: exchange.clone(),
+                    year: year.year,
+                });
+            }
+            closures.extend(year.closures);
+        }
+        let (exchange_code, years, closures) = merged.ok_or(TradingDaysError::NoCalendars)?;
+        Ok(TradingCalendar {
+            exchange_code,
+            years: Some(years),
+            closures,
+        })
+    }
+
+    /// The exchange's ISO 10383 MIC (empty for a calendar built from bare dates).
     pub fn exchange_code(&self) -> &str {
         &self.exchange_code
     }
 
-    /// The years covered, ascending.
+    /// The years covered, ascending (empty when every year counts as covered).
     pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
-        self.years.iter().copied()
+        self.years.iter().flatten().copied()
     }
 
-    /// True when `date`'s year has a loaded holiday file.
+    /// True when `date`'s year is covered.
     pub fn covers(&self, date: NaiveDate) -> bool {
-        self.years.contains(&date.year())
+        self.years
+            .as_ref()
+            .is_none_or(|years| years.contains(&date.year()))
+    }
+
+    /// The full-day closures this calendar knows (weekends are implied, not listed).
+    pub fn closures(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.closures.keys().copied()
     }
 
     /// The name of the full-day closure on `date`, if any (for explanations in reports).
@@ -132,9 +176,15 @@ impl TradingCalendar {
         self.closures.get(&date).map(String::as_str)
     }
 
-    /// Whether the exchange trades on `date`. Weekends are never trading days (and need no
-    /// coverage); a weekday outside the covered years is [`TradingDaysError::NotCovered`].
-    pub fn is_trading_day(&self, date: NaiveDate) -> Result<bool, TradingDaysError> {
+    /// True when `date` is a weekday and not a closure (uncovered years count as open).
+    pub fn is_trading_day(&self, date: NaiveDate) -> bool {
+        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.closures.contains_key(&date)
+    }
+
+    /// Whether the exchange trades on `date`, refusing to guess: weekends are never trading days
+    /// (and need no coverage); a weekday outside the covered years is
+    /// [`TradingDaysError::NotCovered`].
+    pub fn trading_day(&self, date: NaiveDate) -> Result<bool, TradingDaysError> {
         if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
             return Ok(false);
         }
@@ -148,6 +198,26 @@ impl TradingCalendar {
         Ok(!self.closures.contains_key(&date))
     }
 
+    /// The first trading day strictly after `date`, or `None` past chrono's range.
+    ///
+    /// Always terminates: the closures are finite, so some later weekday is open.
+    pub fn next_trading_day(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let mut d = date.succ_opt()?;
+        while !self.is_trading_day(d) {
+            d = d.succ_opt()?;
+        }
+        Some(d)
+    }
+
+    /// `date` itself when it trades, else the next trading day.
+    pub fn trading_day_on_or_after(&self, date: NaiveDate) -> Option<NaiveDate> {
+        if self.is_trading_day(date) {
+            Some(date)
+        } else {
+            self.next_trading_day(date)
+        }
+    }
+
     /// Trading days from `start` to `end`, both inclusive (0 when `end < start`).
     pub fn trading_days_between(
         &self,
@@ -156,18 +226,11 @@ impl TradingCalendar {
     ) -> Result<u32, TradingDaysError> {
         let mut count = 0;
         for day in start.iter_days().take_while(|d| *d <= end) {
-            if self.is_trading_day(day)? {
+            if self.trading_day(day)? {
                 count += 1;
             }
         }
         Ok(count)
-    }
-}
-
-impl From<HolidayCalendar> for TradingCalendar {
-    /// A calendar covering just that file's year.
-    fn from(cal: HolidayCalendar) -> Self {
-        TradingCalendar::new([cal]).expect("one calendar always merges")
     }
 }
 
@@ -277,7 +340,7 @@ pub fn week_counts(
     let jan1 = NaiveDate::from_ymd_opt(year, 1, 1)
         .ok_or(TradingDaysError::InvalidMonth { year, month: 1 })?;
     // The first Friday on or after January 1st.
-    let mut friday = friday_on_or_before(jan1 + Days::new(6));
+    let mut friday = WeekEnding::on_or_before(jan1 + Days::new(6)).date();
     let mut weeks = Vec::with_capacity(53);
     while friday.year() == year {
         weeks.push(week_count(friday, calendar)?);
@@ -294,42 +357,26 @@ pub fn month_counts(
     (1..=12).map(|m| month_count(year, m, calendar)).collect()
 }
 
-/// True when `date` is a Friday, the only valid `week_ending`.
-pub fn is_friday(date: NaiveDate) -> bool {
-    date.weekday() == Weekday::Fri
-}
-
-/// The latest Friday on or before `date`.
-pub fn friday_on_or_before(date: NaiveDate) -> NaiveDate {
-    // Days since the last Friday: Fri 0, Sat 1, Sun 2, Mon 3, Tue 4, Wed 5, Thu 6.
-    let back = (date.weekday().num_days_from_monday() + 3) % 7;
-    date - Days::new(u64::from(back))
-}
-
-/// The `week_ending` of the week containing `date`: the Friday of its Monday–Sunday week, so a
-/// Saturday or Sunday belongs to the week that has just ended.
-pub fn week_ending_for(date: NaiveDate) -> NaiveDate {
-    let monday = date - Days::new(u64::from(date.weekday().num_days_from_monday()));
-    monday + Days::new(4)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::holidays::{Holiday, shipped_calendars};
     use super::*;
+    use crate::xnys;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
-    /// The shipped XNYS 2024–2026 calendars as one trading calendar.
+    fn year(exchange: &str, year: i32, closures: &[(NaiveDate, &str)]) -> YearClosures {
+        YearClosures {
+            exchange_code: exchange.into(),
+            year,
+            closures: closures.iter().map(|(d, n)| (*d, n.to_string())).collect(),
+        }
+    }
+
+    /// XNYS 2024–2026 from the exchange's rules (the same lists Market Spine shipped as files).
     fn xnys() -> TradingCalendar {
-        TradingCalendar::new(
-            shipped_calendars()
-                .into_iter()
-                .map(|(_, json)| HolidayCalendar::from_json(json).unwrap()),
-        )
-        .unwrap()
+        TradingCalendar::from_years((2024..=2026).map(xnys::year_closures)).unwrap()
     }
 
     #[test]
@@ -431,9 +478,7 @@ mod tests {
 
     #[test]
     fn uncovered_days_are_errors_not_guesses() {
-        let only_2025: TradingCalendar = HolidayCalendar::from_json(shipped_calendars()[1].1)
-            .unwrap()
-            .into();
+        let only_2025 = TradingCalendar::from_years([xnys::year_closures(2025)]).unwrap();
         let err = trading_days_in_week(date(2025, 1, 3), &only_2025).unwrap_err();
         assert_eq!(
             err,
@@ -466,46 +511,31 @@ mod tests {
 
     #[test]
     fn merging_checks_exchange_and_year() {
-        let a = HolidayCalendar::new("XNYS", 2025, vec![]).unwrap();
-        let b = HolidayCalendar::new("XNAS", 2026, vec![]).unwrap();
+        let a = year("XNYS", 2025, &[]);
+        let b = year("XNAS", 2026, &[]);
         assert!(matches!(
-            TradingCalendar::new([a.clone(), b]),
+            TradingCalendar::from_years([a.clone(), b]),
             Err(TradingDaysError::MixedExchanges { .. })
         ));
         assert!(matches!(
-            TradingCalendar::new([a.clone(), a.clone()]),
+            TradingCalendar::from_years([a.clone(), a.clone()]),
             Err(TradingDaysError::DuplicateYear { year: 2025, .. })
         ));
         assert_eq!(
-            TradingCalendar::new(Vec::<HolidayCalendar>::new()),
+            TradingCalendar::from_years(Vec::<YearClosures>::new()),
             Err(TradingDaysError::NoCalendars)
         );
-        let c = HolidayCalendar::new(
-            "XNYS",
-            2026,
-            vec![Holiday {
-                date: date(2026, 1, 1),
-                name: "New Year's Day".into(),
-            }],
-        )
-        .unwrap();
-        let merged = TradingCalendar::new([c, a]).unwrap();
+        let c = year("XNYS", 2026, &[(date(2026, 1, 1), "New Year's Day")]);
+        let merged = TradingCalendar::from_years([c, a]).unwrap();
         assert_eq!(merged.years().collect::<Vec<_>>(), [2025, 2026]);
-        assert_eq!(merged.is_trading_day(date(2026, 1, 1)), Ok(false));
-        assert_eq!(merged.is_trading_day(date(2026, 1, 3)), Ok(false)); // Saturday
-        assert_eq!(merged.is_trading_day(date(2023, 1, 7)), Ok(false)); // weekend, uncovered
-        assert!(merged.is_trading_day(date(2023, 1, 6)).is_err());
-    }
-
-    #[test]
-    fn week_helpers() {
-        assert!(is_friday(date(2025, 12, 19)));
-        assert!(!is_friday(date(2025, 12, 20)));
-        for day in 15..=21 {
-            assert_eq!(week_ending_for(date(2025, 12, day)), date(2025, 12, 19));
-        }
-        assert_eq!(friday_on_or_before(date(2025, 12, 19)), date(2025, 12, 19));
-        assert_eq!(friday_on_or_before(date(2025, 12, 18)), date(2025, 12, 12));
-        assert_eq!(friday_on_or_before(date(2025, 12, 21)), date(2025, 12, 19));
+        assert_eq!(merged.trading_day(date(2026, 1, 1)), Ok(false));
+        assert_eq!(merged.trading_day(date(2026, 1, 3)), Ok(false)); // Saturday
+        assert_eq!(merged.trading_day(date(2023, 1, 7)), Ok(false)); // weekend, uncovered
+        assert!(merged.trading_day(date(2023, 1, 6)).is_err());
+        // Built from bare dates, every year is known: schedules' due-time arithmetic.
+        let bare = TradingCalendar::new([date(2023, 1, 6)]);
+        assert!(!bare.is_trading_day(date(2023, 1, 6)));
+        assert!(bare.is_trading_day(date(2023, 1, 5)));
+        assert_eq!(bare.trading_day(date(2030, 1, 7)), Ok(true));
     }
 }
