@@ -61,14 +61,13 @@ pub use baseline::{
     Baseline, BaselineConfig, CoverageFinding, CoverageVerdict, DEFAULT_COVERAGE_THRESHOLD,
     VenueBaseline, WeekObservation, check_venue_coverage,
 };
+pub use calendar::{TradingCalendar, TradingDaysError, YearClosures};
 pub use policy::BlockingPolicy;
 pub use readiness::{
     AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, ReadinessVerdict, evaluate,
 };
 pub use revision::{DEFAULT_HHI_THRESHOLD, HhiMove, RevisionDiff, SymbolStats, diff_revision};
-pub use calendar::{TradingCalendar, TradingDaysError, YearClosures};
 pub use schedule::{
     ExpectedPartition, ExpectedSchedule, PartitionTemplate, PartitionValues, ScheduleError,
-    business_dates, due_time, expand_partitions, is_late, is_missed,
-    parse_partition_values,
+    business_dates, due_time, expand_partitions, is_late, is_missed, parse_partition_values,
 };

@@ -300,7 +300,8 @@ pub fn stale_partitions(
             .filter(|i| i.calc == dependent.calc)
             .filter(|i| {
                 upstreams.iter().any(|u| {
-                    u.domain == i.input_domain && i.input_table.as_ref().is_none_or(|t| *t == u.table)
+                    u.domain == i.input_domain
+                        && i.input_table.as_ref().is_none_or(|t| *t == u.table)
                 })
             })
             .collect();
@@ -457,7 +458,10 @@ mod tests {
             },
         ];
         let latest = BTreeMap::from([
-            (("up.s".to_string(), "{}".to_string()), "cap_new".to_string()),
+            (
+                ("up.s".to_string(), "{}".to_string()),
+                "cap_new".to_string(),
+            ),
             (("a.x".to_string(), week.to_string()), "cap_a".to_string()),
         ]);
         let stale = stale_partitions(&edges, &target, &deps, &inputs, &latest);
@@ -478,7 +482,10 @@ mod tests {
         );
         // Nothing superseded: nothing stale.
         let current = BTreeMap::from([
-            (("up.s".to_string(), "{}".to_string()), "cap_old".to_string()),
+            (
+                ("up.s".to_string(), "{}".to_string()),
+                "cap_old".to_string(),
+            ),
             (("a.x".to_string(), week.to_string()), "cap_a".to_string()),
         ]);
         assert!(stale_partitions(&edges, &target, &deps, &inputs, &current).is_empty());

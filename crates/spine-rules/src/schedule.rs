@@ -612,10 +612,19 @@ mod tests {
     fn weekend_dates_name_the_week_just_ended() {
         for date in [d(2025, 12, 20), d(2025, 12, 21)] {
             assert_eq!(spine_model::week::monday_of(date), d(2025, 12, 15));
-            assert_eq!(spine_model::WeekEnding::containing(date).date(), d(2025, 12, 19));
+            assert_eq!(
+                spine_model::WeekEnding::containing(date).date(),
+                d(2025, 12, 19)
+            );
         }
-        assert_eq!(spine_model::week::monday_of(d(2025, 12, 22)), d(2025, 12, 22));
-        assert_eq!(spine_model::WeekEnding::containing(d(2025, 12, 22)).date(), d(2025, 12, 26));
+        assert_eq!(
+            spine_model::week::monday_of(d(2025, 12, 22)),
+            d(2025, 12, 22)
+        );
+        assert_eq!(
+            spine_model::WeekEnding::containing(d(2025, 12, 22)).date(),
+            d(2025, 12, 26)
+        );
         let keys = expand_partitions(FINRA_TEMPLATE, &tiers(), d(2025, 12, 21)).unwrap();
         assert!(
             keys.iter()
