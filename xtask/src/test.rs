@@ -73,6 +73,30 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// Removes what `cargo run` (how `cargo xtask` starts this process) sets for the program it
+/// runs: the inner `cargo test` must see the shell's environment, not xtask's. Build scripts
+/// that watch a variable such as `CARGO_MANIFEST_DIR` (ring's does) would otherwise see it
+/// change between `cargo xtask` and the test build and rebuild half the dependency tree every
+/// run.
+pub fn scrub_cargo_run_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_by_cargo_run = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "OUT_DIR"
+            );
+        if set_by_cargo_run {
+            cmd.env_remove(key);
+        }
+    }
+}
+
 /// Runs the workspace tests on every available backend.
 pub async fn run(args: TestArgs) -> Result<()> {
     let mut created: Option<String> = None;
@@ -122,6 +146,7 @@ pub async fn run(args: TestArgs) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.args(["test", "--workspace"]).args(&args.cargo_args);
+    scrub_cargo_run_env(&mut cmd);
     match &pg_url {
         Some(url) => cmd.env("SPINE_TEST_POSTGRES_URL", url),
         None => cmd.env_remove("SPINE_TEST_POSTGRES_URL"),
