@@ -16,16 +16,15 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 use spine_cli::commands::readiness::table as readiness_table;
-use spine_cli::domains::finra_otc::generate::{Fault, GenConfig, GeneratedFile, generate};
-use spine_cli::domains::finra_otc::parse::PublicationLags;
-use spine_cli::domains::source::FetchOptions;
 use spine_cli::output::Table;
-use spine_cli::pipelines::finra_otc::{self, IngestReport, IngestRequest, SourceRequest};
-use spine_cli::pipelines::readiness::{Certification, certify as certify_pipeline};
-use spine_cli::pipelines::schedules::ScheduleCheck;
-use spine_cli::pipelines::{PipelineResult, RunContext};
+use spine_engine::capture::{self, FetchedInput, SourceRequest};
+use spine_engine::readiness::{Certification, certify as certify_pipeline};
+use spine_engine::schedules::ScheduleCheck;
+use spine_engine::source::FetchOptions;
+use spine_engine::{CaptureReport, Engine, PipelineResult, RunContext};
+use spine_finra::FinraDomain;
+use spine_gen::{Fault, GenConfig, GeneratedFile, generate};
 use spine_model::{Domain, PartitionKey, ReadyFor, Tier};
-use spine_rules::BlockingPolicy;
 use spine_store::Store;
 use spine_store::anomalies::{self, Anomaly, AnomalyFilter};
 
@@ -79,16 +78,22 @@ pub fn generate_into(dir: &Path, cfg: &GenConfig) -> Vec<GeneratedFile> {
     generate(cfg, dir).expect("generate FINRA files")
 }
 
+/// The engine the `spine` binary runs, over a test database: FINRA and the exchange calendar
+/// registered.
+pub fn engine(store: &Store) -> Engine {
+    Engine::new(store.clone(), spine_cli::registry::registry())
+}
+
 /// Loads the shipped XNYS calendars (2024–2026), as `spine calendar load-shipped` would at the
 /// start of the year.
 pub async fn load_calendars(store: &Store) {
-    spine_cli::pipelines::exchange_calendar::load_shipped(store, at(2025, 1, 2, 8, 0))
+    spine_calendar::load_shipped(&engine(store), at(2025, 1, 2, 8, 0))
         .await
         .expect("load the shipped calendars");
 }
 
 /// Ingests one generated file with the file's own tier and week, on the scenarios' clock.
-pub async fn ingest(store: &Store, path: &Path) -> IngestReport {
+pub async fn ingest(store: &Store, path: &Path) -> CaptureReport {
     ingest_at(store, path, clock()).await
 }
 
@@ -102,18 +107,25 @@ pub fn published_at(last_update: chrono::NaiveDate) -> DateTime<Utc> {
 }
 
 /// Ingests one generated file at time `at` (the capture's `captured_at`).
-pub async fn ingest_at(store: &Store, path: &Path, at: DateTime<Utc>) -> IngestReport {
+pub async fn ingest_at(store: &Store, path: &Path, at: DateTime<Utc>) -> CaptureReport {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    let request = IngestRequest {
+    let input = FetchedInput {
         locator: name,
-        ..IngestRequest::local_file(path, None, None, RunContext::quiet(at))
-            .expect("read generated file")
+        ..FetchedInput::local_file(path).expect("read generated file")
     };
-    finra_otc::ingest(store, request).await.expect("ingest")
+    capture::ingest_fetched(
+        &engine(store),
+        &FinraDomain::default(),
+        &input,
+        &PartitionKey::new(),
+        &RunContext::quiet(at),
+    )
+    .await
+    .expect("ingest")
 }
 
 /// Ingests a generated file the moment FINRA publishes it (on time).
-pub async fn ingest_on_time(store: &Store, file: &GeneratedFile) -> IngestReport {
+pub async fn ingest_on_time(store: &Store, file: &GeneratedFile) -> CaptureReport {
     ingest_at(store, &file.path, published_at(file.last_update)).await
 }
 
@@ -135,14 +147,13 @@ pub async fn ingest_url_at(
     tier: Tier,
     week: NaiveDate,
     at: DateTime<Utc>,
-) -> PipelineResult<IngestReport> {
-    finra_otc::ingest_source(
-        store,
+) -> PipelineResult<CaptureReport> {
+    capture::ingest(
+        &engine(store),
+        &FinraDomain::default(),
         SourceRequest {
             source: url.to_string(),
-            tier: Some(tier),
-            week_ending: Some(week),
-            lags: PublicationLags::default(),
+            hint: PartitionKey::week_tier(week, tier),
             fetch: FetchOptions {
                 timeout: std::time::Duration::from_secs(10),
                 ..FetchOptions::default()
@@ -155,10 +166,10 @@ pub async fn ingest_url_at(
 }
 
 /// What an ingestion reported, trimmed to what the scenarios assert on.
-pub fn report(r: &IngestReport) -> Value {
+pub fn report(r: &CaptureReport) -> Value {
     json!({
         "status": r.status,
-        "partition_key": r.partition_key,
+        "partition_key": r.partition.canonical(),
         "capture_id": r.capture_id,
         "supersedes": r.supersedes,
         "stage": r.stage,
@@ -240,11 +251,10 @@ pub async fn certify(
     at: DateTime<Utc>,
 ) -> Certification {
     certify_pipeline(
-        store,
+        &engine(store),
         &finra(),
         partition,
         ready_for,
-        &BlockingPolicy::default(),
         CERTIFIER,
         &RunContext::quiet(at),
     )

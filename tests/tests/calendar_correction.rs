@@ -8,12 +8,12 @@
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
-use spine_cli::domains::exchange_calendar::holidays::shipped_calendars;
-use spine_cli::pipelines::RunContext;
-use spine_cli::pipelines::{exchange_calendar, finra_otc};
+use spine_calendar::CalendarDetail;
+use spine_calendar::holidays::shipped_calendars;
+use spine_engine::RunContext;
 use spine_model::{Domain, PartitionKey, ReadyFor, Tier};
 use spine_scenarios::{
-    assert_ran_on_every_backend, at, certify, config, date, finra_anomalies, generate_into,
+    assert_ran_on_every_backend, at, certify, config, date, engine, finra_anomalies, generate_into,
     ingest_on_time, load_calendars, operator_view, scrub, settings, verdict,
 };
 use spine_store::test_support::for_each_backend;
@@ -98,15 +98,16 @@ async fn a_calendar_correction_makes_dependent_calcs_stale_until_recomputed() {
 
             // The corrected calendar arrives.
             let text = std::fs::read_to_string(&corrected).unwrap();
-            let cal = exchange_calendar::ingest(
-                store,
+            let cal = spine_calendar::ingest_text(
+                &engine(store),
                 &text,
                 "xnys_2025_corrected.json",
-                at(2025, 11, 20, 10, 0),
+                &RunContext::quiet(at(2025, 11, 20, 10, 0)),
             )
             .await
             .unwrap();
-            assert_eq!(cal.status, "revised");
+            assert_eq!(cal.status, spine_model::IngestStatus::Revised);
+            let detail = cal.detail_as::<CalendarDetail>().expect("a calendar capture");
             let anomalies = finra_anomalies(store).await;
             assert_eq!(anomalies.len(), 3, "{}: one per tier of the week", db.backend);
             steps.push(json!({
@@ -115,10 +116,10 @@ async fn a_calendar_correction_makes_dependent_calcs_stale_until_recomputed() {
                     "status": cal.status,
                     "capture_id": cal.capture_id,
                     "supersedes": cal.supersedes,
-                    "holidays": cal.holidays,
-                    "trading_days_in_year": cal.trading_days_in_year,
-                    "changed_weeks": cal.changed_weeks,
-                    "dependents": cal.dependents,
+                    "holidays": detail.holidays,
+                    "trading_days_in_year": detail.trading_days_in_year,
+                    "changed_weeks": detail.changed_weeks,
+                    "dependents": detail.dependents,
                 },
                 "anomalies": anomalies,
             }));
@@ -144,16 +145,27 @@ async fn a_calendar_correction_makes_dependent_calcs_stale_until_recomputed() {
             }));
 
             // `spine recompute finra.otc_transparency --week-ending 2025-10-17`.
-            let recomputed = finra_otc::recompute(store, week, &RunContext::quiet(at(2025, 11, 20, 11, 0)))
-                .await
-                .unwrap();
+            let recomputed = spine_engine::recompute::recompute(
+                &engine(store),
+                &spine_scenarios::finra(),
+                &PartitionKey::week(week),
+                &RunContext::quiet(at(2025, 11, 20, 11, 0)),
+            )
+            .await
+            .unwrap();
             let anomalies = finra_anomalies(store).await;
             assert!(anomalies.iter().all(|a| a["resolved"] == json!(true)));
             let after = volume_per_day(store, week).await;
             assert!(after.iter().all(|v| v["trading_days"] == json!(4)));
             steps.push(json!({
                 "step": "recompute at 11:00",
-                "recompute": recomputed,
+                "recompute": recomputed.iter().map(|r| json!({
+                    "tier": PartitionKey::parse(&r.partition_key).unwrap().tier(),
+                    "capture_id": r.capture_id,
+                    "complete": r.outcome == spine_engine::domain::RecomputeOutcome::Recomputed,
+                    "notes": r.notes,
+                    "anomalies": r.anomalies,
+                })).collect::<Vec<_>>(),
                 "anomalies": anomalies,
                 "volume_per_day_2025_10_17": after,
             }));

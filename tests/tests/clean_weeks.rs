@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 use serde_json::json;
-use spine_cli::domains::finra_otc::generate::{GenConfig, generate};
-use spine_cli::pipelines::exchange_calendar::load_shipped;
+use spine_gen::{GenConfig, generate};
+
 use spine_scenarios::{clock, ingest_at, published_at};
 use spine_store::finra_otc as repo;
 use spine_store::overview;
@@ -29,7 +29,9 @@ async fn three_clean_weeks_reach_calc_with_the_same_analytics_on_every_backend()
     for_each_backend(|db| {
         let files = files.clone();
         async move {
-            load_shipped(&db.store, clock()).await.unwrap();
+            spine_calendar::load_shipped(&spine_scenarios::engine(&db.store), clock())
+                .await
+                .unwrap();
             let mut ingested = Vec::new();
             // Each file is captured when FINRA publishes it: on time, nothing to flag.
             let mut by_publication: Vec<_> = files.iter().collect();
@@ -42,8 +44,10 @@ async fn three_clean_weeks_reach_calc_with_the_same_analytics_on_every_backend()
                     "file": f.path.file_name().unwrap().to_string_lossy(),
                     "status": r.status,
                     "capture_id": r.capture_id,
-                    "partition_key": r.partition_key,
-                    "week_derivation": r.week_derivation["method"],
+                    "partition_key": r.partition.canonical(),
+                    "week_derivation": r
+                        .detail_as::<spine_finra::FinraDetail>()
+                        .map(|d| d.week_derivation.method()),
                     "rows": [r.rows_read, r.rows_accepted, r.rows_rejected],
                     "stage": r.stage,
                     "max_hhi": format!("{:.6}", hhi.iter().map(|h| h.hhi).fold(0.0, f64::max)),

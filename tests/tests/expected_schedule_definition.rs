@@ -8,8 +8,8 @@
 
 use serde_json::{Value, json};
 use spine_cli::output::Table;
-use spine_cli::pipelines::RunContext;
-use spine_cli::pipelines::schedules::check;
+use spine_engine::RunContext;
+use spine_engine::schedules::check;
 use spine_model::{Domain, PartitionKey, ReadyFor, ScheduleType};
 use spine_scenarios::{
     assert_ran_on_every_backend, at, certify, date, finra, finra_anomalies, lines, load_calendars,
@@ -108,7 +108,7 @@ async fn seeded_and_custom_schedules_expand_to_pending_partitions_before_they_ar
         .await
         .unwrap();
         assert_eq!(expected.expected.len(), 3);
-        assert!(expected.expected.iter().all(|e| e.status == "pending"));
+        assert!(expected.expected.iter().all(|e| e.status == spine_model::ExpectedState::Pending));
         assert!(expected.anomalies.is_empty());
         assert!(finra_anomalies(store).await.is_empty());
         let waiting = certify(store, &PartitionKey::week(week), ReadyFor::Trading, now).await;
@@ -132,7 +132,7 @@ async fn seeded_and_custom_schedules_expand_to_pending_partitions_before_they_ar
         let custom_check = check(store, &domain, window.0, window.1, &run).await.unwrap();
         // Four trading days (Christmas is closed) times two markets.
         assert_eq!(custom_check.expected.len(), 8);
-        assert!(custom_check.expected.iter().all(|e| e.status == "pending"));
+        assert!(custom_check.expected.iter().all(|e| e.status == spine_model::ExpectedState::Pending));
         steps.push(json!({
             "step": "custom DAILY schedule upserted; check 2025-12-22..2025-12-26 at 2025-12-22 09:00",
             "schedule": schedule(&custom),

@@ -7,7 +7,7 @@
 //! certified_at and new captures_judged), and the readiness history keeps every evaluation.
 
 use serde_json::json;
-use spine_cli::domains::finra_otc::generate::Fault;
+use spine_gen::Fault;
 use spine_model::{Category, PartitionKey, ReadyFor, Stage, Tier};
 use spine_scenarios::{
     assert_ran_on_every_backend, at, certify, config, date, file, finra, finra_anomalies,
@@ -42,7 +42,7 @@ async fn a_revision_after_certification_is_recorded_and_re_certified() {
             // FINRA re-stamps OTC on Thursday 2025-11-20; it is captured at noon.
             let revised_file = file(&files, Tier::Otc, week, 1);
             let revised = ingest_on_time(store, &revised_file).await;
-            assert_eq!(revised.status, "revised");
+            assert_eq!(revised.status, spine_model::IngestStatus::Revised);
             let anomalies = finra_anomalies(store).await;
             let revision_anomalies: Vec<_> = anomalies
                 .iter()
@@ -99,7 +99,7 @@ async fn a_revision_after_certification_is_recorded_and_re_certified() {
                         })
                     })
                     .collect();
-            assert_eq!(history.len(), 3);
+            assert_eq!(history.len(), 4);
 
             settings().bind(|| {
                 insta::assert_json_snapshot!(

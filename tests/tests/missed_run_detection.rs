@@ -5,8 +5,8 @@
 //! (late) is recorded, while OTC stays missed and the week stays NOT_READY.
 
 use serde_json::json;
-use spine_cli::pipelines::RunContext;
-use spine_cli::pipelines::schedules::check;
+use spine_engine::RunContext;
+use spine_engine::schedules::check;
 use spine_model::{PartitionKey, ReadyFor, Tier};
 use spine_scenarios::{
     anomalies_of, anomalies_view, assert_ran_on_every_backend, at, certify, config, date, file,

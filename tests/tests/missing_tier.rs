@@ -6,8 +6,8 @@
 //! 48 h preliminary window the week is READY for every use.
 
 use serde_json::json;
-use spine_cli::domains::finra_otc::generate::file_name;
-use spine_cli::pipelines::PipelineError;
+use spine_engine::PipelineError;
+use spine_gen::file_name;
 use spine_model::{PartitionKey, ReadyFor, Tier};
 use spine_scenarios::{
     assert_ran_on_every_backend, at, certify, certify_all_uses, config, date, file,

@@ -5,7 +5,7 @@
 //! READY_WITH_WARNINGS for every use, and the warnings say why.
 
 use serde_json::json;
-use spine_cli::domains::finra_otc::generate::Fault;
+use spine_gen::Fault;
 use spine_model::{PartitionKey, Tier};
 use spine_scenarios::{
     assert_ran_on_every_backend, at, certify_all_uses, config, date, file, finra_anomalies,
@@ -38,7 +38,7 @@ async fn a_week_with_few_venues_is_flagged_against_its_baseline_but_not_blocked(
                     .await
                     .unwrap();
                 history.push(json!({
-                    "partition_key": r.partition_key,
+                    "partition_key": r.partition.canonical(),
                     "status": r.status,
                     "stage": r.stage,
                     "venues": venues.len(),

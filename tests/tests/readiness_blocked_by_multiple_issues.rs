@@ -7,7 +7,7 @@
 //! the preliminary window. Only NMS Tier 1 is judged clean.
 
 use serde_json::json;
-use spine_cli::domains::finra_otc::generate::Fault;
+use spine_gen::Fault;
 use spine_model::{PartitionKey, ReadyFor, Tier};
 use spine_scenarios::{
     anomalies_of, anomalies_view, anomaly, assert_ran_on_every_backend, at, certify_all_uses,

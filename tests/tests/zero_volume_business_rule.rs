@@ -7,7 +7,7 @@
 //! the revision itself stays on record as an open INFO FRESHNESS anomaly).
 
 use serde_json::json;
-use spine_cli::domains::finra_otc::generate::Fault;
+use spine_gen::Fault;
 use spine_model::{Domain, PartitionKey, ReadyFor, Stage, Tier};
 use spine_scenarios::{
     CERTIFIER, assert_ran_on_every_backend, at, certify, certify_all_uses, config, date, file,
@@ -74,7 +74,7 @@ async fn trades_without_shares_stop_normalization_until_a_corrected_file_arrives
                 assert_eq!(r.stage, Some(Stage::Calc));
             }
             let failed = ingest_on_time(store, &bad_otc).await;
-            assert_eq!(failed.status, "failed");
+            assert_eq!(failed.status, spine_model::IngestStatus::Failed);
             assert_eq!(failed.stage, Some(Stage::Raw));
             let no_rows = rows_for(store, &failed.capture_id).await;
             assert!(
@@ -146,7 +146,7 @@ async fn trades_without_shares_stop_normalization_until_a_corrected_file_arrives
                 at(2025, 11, 20, 14, 0),
             )
             .await;
-            assert_eq!(corrected.status, "revised");
+            assert_eq!(corrected.status, spine_model::IngestStatus::Revised);
             assert_eq!(corrected.stage, Some(Stage::Calc));
             let anomalies = finra_anomalies(store).await;
             let revisions = anomalies

@@ -30,8 +30,8 @@ use anyhow::{Context, Result, bail};
 use chrono::{Datelike, NaiveDate};
 use clap::Args;
 use serde::Serialize;
-use spine_cli::domains::exchange_calendar::holidays::shipped_calendars;
-use spine_cli::domains::finra_otc::generate::{WeekSpec, file_name, write_week};
+use spine_calendar::holidays::shipped_calendars;
+use spine_gen::{WeekSpec, file_name, write_week};
 use spine_model::Tier;
 
 /// The throughput target: the pipeline may take at most this many times the floor's time.
@@ -817,11 +817,11 @@ fn spine_binary(root: &Path, no_build: bool) -> Result<PathBuf> {
     if !no_build {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         eprintln!("xtask bench: cargo build --release -p spine-cli");
-        let status = Command::new(cargo)
-            .current_dir(root)
-            .args(["build", "--release", "-p", "spine-cli"])
-            .status()
-            .context("cannot run cargo build")?;
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root)
+            .args(["build", "--release", "-p", "spine-cli"]);
+        crate::test::scrub_cargo_run_env(&mut cmd);
+        let status = cmd.status().context("cannot run cargo build")?;
         if !status.success() {
             bail!("cargo build --release -p spine-cli failed ({status})");
         }

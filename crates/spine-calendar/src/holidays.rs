@@ -261,15 +261,15 @@ pub fn shipped_calendars() -> Vec<(&'static str, &'static str)> {
     vec![
         (
             "xnys_2024.json",
-            include_str!("../../../data/calendar/xnys_2024.json"),
+            include_str!("../data/calendar/xnys_2024.json"),
         ),
         (
             "xnys_2025.json",
-            include_str!("../../../data/calendar/xnys_2025.json"),
+            include_str!("../data/calendar/xnys_2025.json"),
         ),
         (
             "xnys_2026.json",
-            include_str!("../../../data/calendar/xnys_2026.json"),
+            include_str!("../data/calendar/xnys_2026.json"),
         ),
     ]
 }

@@ -1,145 +1,209 @@
-//! The exchange calendar pipeline: a holiday file per (exchange, year) becomes a capture of
+//! The exchange calendar's stages: a holiday file per (exchange, year) becomes a capture of
 //! `reference.exchange_calendar` with its holidays (RAW/NORMALIZED) and its trading-day counts
 //! per week and month (CALC), all in one transaction — a calendar is small and must never be
-//! half-loaded.
+//! half-loaded. A revision flags the calcs that consumed the superseded capture.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
-use spine_model::capture::content_hash;
-use spine_model::{Domain, PartitionKey, Stage};
+use spine_engine::calendar::{self as reference, latest_holidays};
+use spine_engine::domain::{CaptureDetail, PlannedCapture, StagesOutcome};
+use spine_engine::{Engine, PipelineError, PipelineResult, RunContext};
+use spine_model::{AnomalyCause, Domain, IngestStatus, PartitionKey, Stage};
+use spine_rules::calendar::{self as trading_days, PeriodCount, TradingCalendar, YearClosures};
+use spine_store::ConnectionTrait;
 use spine_store::captures::{self, CaptureOutcome, NewCapture};
 use spine_store::exchange_calendar::{self as repo, HolidayRow, PeriodRow, PeriodType};
 use spine_store::manifest::{self, StageRecord};
-use spine_store::{ConnectionTrait, Store};
 
-use super::PipelineResult;
-use crate::domains::exchange_calendar::holidays::{Holiday, HolidayCalendar, shipped_calendars};
-use crate::domains::exchange_calendar::trading_days::{self, PeriodCount, TradingCalendar};
+use crate::holidays::{Holiday, HolidayCalendar};
 
-/// The exchange whose calendar the FINRA calcs use (NYSE).
-pub const EXCHANGE: &str = "XNYS";
-/// The table of trading-day counts the FINRA calcs read.
-pub const TRADING_DAYS_TABLE: &str = "ref_calendar_trading_days";
 /// The pipeline name registered for `spine run` / `spine pipelines`.
 pub const INGEST: &str = "exchange_calendar.ingest";
 
-/// The calendar domain.
-pub fn domain() -> Domain {
-    Domain::parse(Domain::EXCHANGE_CALENDAR).expect("a valid domain constant")
+/// A week whose trading-day count a revision changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangedWeek {
+    /// The week.
+    pub week_ending: NaiveDate,
+    /// Its trading days in the superseded capture.
+    pub previous_trading_days: i32,
+    /// Its trading days now.
+    pub trading_days: u32,
 }
 
-/// The partition of one exchange-year.
-pub fn partition(exchange: &str, year: i32) -> PartitionKey {
-    PartitionKey::new()
-        .with("exchange_code", exchange)
-        .with("year", year.to_string())
+/// A calc partition that consumed the superseded calendar capture, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum DependentCalc {
+    /// Its week's count changed: wrong until recomputed (a WARN DEPENDENCY anomaly says so).
+    Stale {
+        /// The calc's domain.
+        calc_domain: String,
+        /// The calc partition.
+        calc_partition: String,
+        /// The calc table.
+        calc_table: String,
+        /// The anomaly recorded.
+        anomaly_id: i64,
+    },
+    /// Its week's count is identical in the new capture: its lineage now names it.
+    Revalidated {
+        /// The calc partition.
+        calc_partition: String,
+        /// The calc table.
+        calc_table: String,
+    },
 }
 
-/// What one calendar ingestion did.
+/// What a calendar capture holds, beyond what every capture reports.
 #[derive(Debug, Clone, Serialize)]
-pub struct CalendarReport {
-    /// The capture.
-    pub capture_id: String,
-    /// Always `reference.exchange_calendar`.
-    pub domain: String,
-    /// `{"exchange_code":…,"year":…}`.
-    pub partition_key: String,
-    /// `ingested`, `unchanged` or `revised`.
-    pub status: &'static str,
+pub struct CalendarDetail {
     /// Full-day closures in the file.
     pub holidays: usize,
     /// Trading days in the year.
     pub trading_days_in_year: u32,
-    /// The capture this one supersedes.
-    pub supersedes: Option<String>,
     /// Weeks whose trading-day count changed against the superseded capture.
-    pub changed_weeks: Vec<serde_json::Value>,
+    pub changed_weeks: Vec<ChangedWeek>,
     /// Dependent calc partitions: flagged stale (their week changed) or revalidated.
-    pub dependents: Vec<serde_json::Value>,
+    pub dependents: Vec<DependentCalc>,
 }
 
-/// Ingests one holiday file's text.
-pub async fn ingest(
-    store: &Store,
-    text: &str,
-    locator: &str,
-    now: DateTime<Utc>,
-) -> PipelineResult<CalendarReport> {
-    let cal = HolidayCalendar::from_json(text)?;
-    let key = partition(cal.exchange_code(), cal.year());
-    let new_capture = NewCapture {
-        domain: domain(),
-        partition: key.clone(),
-        content_hash: content_hash(text.as_bytes()),
-        source_locator: locator.to_string(),
-        source_last_update: None,
-        captured_at: now,
-        rows_read: cal.holidays().len() as i64,
-        rows_accepted: cal.holidays().len() as i64,
-        rows_rejected: 0,
-        metadata: None,
-    };
-    let capture_id = new_capture.capture_id();
+impl CaptureDetail for CalendarDetail {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a calendar detail serializes")
+    }
 
-    // The first week of the year may start in December: count it with last year's closures
-    // when they are loaded, and say so when they are not.
-    let previous_year = latest_holidays(store.conn(), cal.exchange_code(), cal.year() - 1).await?;
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A parsed holiday file with its trading-day counts, ready to store.
+pub(crate) struct Computed {
+    pub(crate) calendar: HolidayCalendar,
+    pub(crate) partition: PartitionKey,
+    pub(crate) weeks: Vec<PeriodCount>,
+    pub(crate) months: Vec<PeriodCount>,
+    pub(crate) assumed_previous: bool,
+}
+
+impl Computed {
+    pub(crate) fn year_days(&self) -> u32 {
+        self.months.iter().map(|m| m.trading_days).sum()
+    }
+
+    pub(crate) fn detail(&self) -> CalendarDetail {
+        CalendarDetail {
+            holidays: self.calendar.holidays().len(),
+            trading_days_in_year: self.year_days(),
+            changed_weeks: Vec::new(),
+            dependents: Vec::new(),
+        }
+    }
+}
+
+fn closures_of(cal: &HolidayCalendar) -> YearClosures {
+    YearClosures {
+        exchange_code: cal.exchange_code().to_string(),
+        year: cal.year(),
+        closures: cal
+            .holidays()
+            .iter()
+            .map(|h| (h.date, h.name.clone()))
+            .collect(),
+    }
+}
+
+/// Parses a holiday file and counts its trading days. The first week of the year may start in
+/// December: it is counted with last year's closures when they are loaded, and the capture says
+/// so when they are not.
+pub(crate) async fn compute<C: ConnectionTrait>(conn: &C, text: &str) -> PipelineResult<Computed> {
+    let cal = HolidayCalendar::from_json(text).map_err(PipelineError::domain)?;
+    let previous_year = latest_holidays(conn, cal.exchange_code(), cal.year() - 1).await?;
     let assumed_previous = previous_year.is_none();
     let prev_cal = HolidayCalendar::new(
         cal.exchange_code(),
         cal.year() - 1,
-        previous_year.unwrap_or_default(),
-    )?;
-    let trading = TradingCalendar::new([prev_cal, cal.clone()])?;
+        previous_year
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(date, name)| Holiday { date, name })
+            .collect(),
+    )
+    .map_err(PipelineError::domain)?;
+    let trading = TradingCalendar::from_years([closures_of(&prev_cal), closures_of(&cal)])?;
     let weeks = trading_days::week_counts(&trading, cal.year())?;
     let months = trading_days::month_counts(&trading, cal.year())?;
-    let year_days: u32 = months.iter().map(|m| m.trading_days).sum();
+    Ok(Computed {
+        partition: reference::partition(cal.exchange_code(), cal.year()),
+        calendar: cal,
+        weeks,
+        months,
+        assumed_previous,
+    })
+}
 
-    let mut report = CalendarReport {
-        capture_id: capture_id.clone(),
-        domain: Domain::EXCHANGE_CALENDAR.to_string(),
-        partition_key: key.canonical(),
-        status: "ingested",
-        holidays: cal.holidays().len(),
-        trading_days_in_year: year_days,
-        supersedes: None,
-        changed_weeks: Vec::new(),
-        dependents: Vec::new(),
-    };
+/// Stores one calendar capture: the capture row, holidays, trading-day counts, the dependents a
+/// revision affects, and all three stages, in one transaction.
+pub(crate) async fn capture(
+    engine: &Engine,
+    planned: &PlannedCapture,
+    text: &str,
+    locator: &str,
+    content_hash: &str,
+    run: &RunContext,
+) -> PipelineResult<StagesOutcome> {
+    let store = engine.store();
+    let computed = compute(store.conn(), text).await?;
+    let cal = &computed.calendar;
+    let key = computed.partition.clone();
+    let capture_id = planned.capture_id.clone();
+    let now = run.now;
+    let mut detail = computed.detail();
+    let mut outcome = StagesOutcome::new(IngestStatus::Ingested);
+    outcome.rows_read = cal.holidays().len() as i64;
+    outcome.rows_accepted = cal.holidays().len() as i64;
 
     let txn = store.begin().await?;
-    let outcome = captures::record(
+    let recorded = captures::record(
         &txn,
         NewCapture {
-            metadata: Some(json!({
-                "exchange_code": cal.exchange_code(),
-                "year": cal.year(),
-                "previous_year_closures_assumed_none": assumed_previous,
-            })),
-            ..new_capture
+            domain: reference::domain(),
+            partition: key.clone(),
+            content_hash: content_hash.to_string(),
+            source_locator: locator.to_string(),
+            source_last_update: None,
+            captured_at: now,
+            rows_read: outcome.rows_read,
+            rows_accepted: outcome.rows_accepted,
+            rows_rejected: 0,
+            metadata: planned.plan.metadata.clone(),
         },
     )
     .await?;
-    match &outcome {
+    match &recorded {
         CaptureOutcome::Unchanged(_) => {
-            report.status = "unchanged";
-            return Ok(report);
+            outcome.status = IngestStatus::Unchanged;
+            outcome.detail = Some(Arc::new(detail));
+            return Ok(outcome);
         }
         CaptureOutcome::Revision { previous, .. } => {
-            report.status = "revised";
-            report.supersedes = Some(previous.capture_id.clone());
+            outcome.status = IngestStatus::Revised;
+            outcome.supersedes = Some(previous.capture_id.clone());
             let old = repo::periods(&txn, &previous.capture_id).await?;
-            for w in &weeks {
+            for w in &computed.weeks {
                 if let Some(o) = old.iter().find(|o| {
                     o.period_type == PeriodType::Week.as_str() && o.period_end == w.period_end
                 }) && o.trading_days as u32 != w.trading_days
                 {
-                    report.changed_weeks.push(json!({
-                        "week_ending": w.period_end,
-                        "previous_trading_days": o.trading_days,
-                        "trading_days": w.trading_days,
-                    }));
+                    detail.changed_weeks.push(ChangedWeek {
+                        week_ending: w.period_end,
+                        previous_trading_days: o.trading_days,
+                        trading_days: w.trading_days,
+                    });
                 }
             }
         }
@@ -166,16 +230,21 @@ pub async fn ingest(
                 name: h.name.clone(),
             })
             .collect(),
-        weeks.iter().chain(months.iter()).map(to_row).collect(),
+        computed
+            .weeks
+            .iter()
+            .chain(computed.months.iter())
+            .map(to_row)
+            .collect(),
     )
     .await?;
-    if let CaptureOutcome::Revision { previous, .. } = &outcome {
-        report.dependents = flag_dependents(
+    if let CaptureOutcome::Revision { previous, .. } = &recorded {
+        detail.dependents = flag_dependents(
             &txn,
             &key,
             &previous.capture_id,
             &capture_id,
-            &report.changed_weeks,
+            &detail.changed_weeks,
             now,
         )
         .await?;
@@ -183,18 +252,18 @@ pub async fn ingest(
     for (stage, rows) in [
         (Stage::Raw, cal.holidays().len()),
         (Stage::Normalized, cal.holidays().len()),
-        (Stage::Calc, weeks.len() + months.len()),
+        (Stage::Calc, computed.weeks.len() + computed.months.len()),
     ] {
         manifest::record_stage(
             &txn,
             StageRecord {
-                domain: domain(),
+                domain: reference::domain(),
                 partition: key.clone(),
                 stage,
                 capture_id: capture_id.clone(),
                 row_count: rows as i64,
                 metrics: None,
-                execution_id: None,
+                execution_id: run.execution_id.clone(),
                 batch_id: None,
                 updated_at: now,
             },
@@ -202,93 +271,34 @@ pub async fn ingest(
         .await?;
     }
     txn.commit().await?;
-    // Verdicts that rested on the superseded calendar are re-evaluated now, so `status`, the
-    // doctor and the API never show a certification the data no longer supports.
-    for d in &report.dependents {
-        if d["status"] != "stale" {
-            continue;
+    outcome.stage = Some(Stage::Calc);
+    // Verdicts that rested on the superseded calendar are re-evaluated by the landing step.
+    for d in &detail.dependents {
+        if let DependentCalc::Stale {
+            calc_domain,
+            calc_partition,
+            ..
+        } = d
+            && let (Ok(domain), Ok(key)) = (
+                Domain::parse(calc_domain),
+                PartitionKey::parse(calc_partition),
+            )
+        {
+            outcome.affected.push((domain, key));
         }
-        let (Some(domain), Some(key)) = (
-            d["calc_domain"]
-                .as_str()
-                .and_then(|s| Domain::parse(s).ok()),
-            d["calc_partition"]
-                .as_str()
-                .and_then(|s| PartitionKey::parse(s).ok()),
-        ) else {
-            continue;
-        };
-        super::readiness::recertify_related(store, &domain, &key, &super::RunContext::quiet(now))
-            .await?;
     }
-    Ok(report)
+    outcome.detail = Some(Arc::new(detail));
+    Ok(outcome)
 }
 
-/// The holidays of the latest capture of (exchange, year), if one is loaded.
-pub(crate) async fn latest_holidays<C: ConnectionTrait>(
-    conn: &C,
-    exchange: &str,
-    year: i32,
-) -> PipelineResult<Option<Vec<Holiday>>> {
-    let Some(capture) = captures::latest(conn, &domain(), &partition(exchange, year)).await? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        repo::holidays(conn, &capture.capture_id)
-            .await?
-            .into_iter()
-            .map(|h| Holiday {
-                date: h.date,
-                name: h.name,
-            })
-            .collect(),
-    ))
+/// The metadata a calendar capture keeps.
+pub(crate) fn metadata(computed: &Computed) -> serde_json::Value {
+    json!({
+        "exchange_code": computed.calendar.exchange_code(),
+        "year": computed.calendar.year(),
+        "previous_year_closures_assumed_none": computed.assumed_previous,
+    })
 }
-
-/// Loads the calendars shipped with Market Spine (XNYS 2024–2026), oldest year first so each
-/// year's first week can use the previous year's closures. Unchanged ones are no-ops.
-pub async fn load_shipped(
-    store: &Store,
-    now: DateTime<Utc>,
-) -> PipelineResult<Vec<CalendarReport>> {
-    let mut reports = Vec::new();
-    for (name, json) in shipped_calendars() {
-        reports.push(ingest(store, json, &format!("shipped:{name}"), now).await?);
-    }
-    Ok(reports)
-}
-
-/// The trading days of a week from the latest calendar capture covering it.
-#[derive(Debug, Clone)]
-pub struct CalendarInput {
-    /// The calendar capture used.
-    pub capture_id: String,
-    /// Its partition.
-    pub partition: PartitionKey,
-    /// Trading days in the week.
-    pub trading_days: u32,
-}
-
-/// Looks up the trading days of the week ending `week` (its Friday's year decides the calendar).
-pub async fn trading_days_for_week<C: ConnectionTrait>(
-    conn: &C,
-    week: NaiveDate,
-) -> PipelineResult<Option<CalendarInput>> {
-    let key = partition(EXCHANGE, week.year());
-    let Some(capture) = captures::latest(conn, &domain(), &key).await? else {
-        return Ok(None);
-    };
-    Ok(repo::week_trading_days(conn, &capture.capture_id, week)
-        .await?
-        .map(|days| CalendarInput {
-            capture_id: capture.capture_id,
-            partition: key,
-            trading_days: days as u32,
-        }))
-}
-
-/// The cause key of the DEPENDENCY anomalies a calendar correction raises.
-pub const CALENDAR_REVISED: &str = "calendar_revised";
 
 /// After a calendar revision: every calc that consumed the superseded capture is either flagged
 /// stale with a WARN DEPENDENCY anomaly (its week's trading-day count changed: the calc is wrong
@@ -299,13 +309,13 @@ async fn flag_dependents<C: ConnectionTrait>(
     calendar_partition: &PartitionKey,
     previous_capture: &str,
     new_capture: &str,
-    changed_weeks: &[serde_json::Value],
+    changed_weeks: &[ChangedWeek],
     now: DateTime<Utc>,
-) -> PipelineResult<Vec<serde_json::Value>> {
+) -> PipelineResult<Vec<DependentCalc>> {
     use spine_store::anomalies::{NewAnomaly, record_once};
     use spine_store::lineage::{NewCalcInput, consumers_of, record_calc_input};
     let mut out = Vec::new();
-    for input in consumers_of(conn, &domain(), calendar_partition).await? {
+    for input in consumers_of(conn, &reference::domain(), calendar_partition).await? {
         if input.input_capture_id != previous_capture {
             continue;
         }
@@ -316,11 +326,9 @@ async fn flag_dependents<C: ConnectionTrait>(
         if latest.is_none_or(|c| c.capture_id != input.calc_capture_id) {
             continue;
         }
-        let changed = calc_partition.week_ending().and_then(|week| {
-            changed_weeks
-                .iter()
-                .find(|w| w["week_ending"] == json!(week))
-        });
+        let changed = calc_partition
+            .week_ending()
+            .and_then(|week| changed_weeks.iter().find(|w| w.week_ending == week));
         match changed {
             Some(change) => {
                 let recorded = record_once(
@@ -329,7 +337,7 @@ async fn flag_dependents<C: ConnectionTrait>(
                         pipeline: Some(INGEST.to_string()),
                         partition: Some(calc_partition.clone()),
                         stage: Some(Stage::Calc),
-                        cause: Some(CALENDAR_REVISED.to_string()),
+                        cause: Some(AnomalyCause::CALENDAR_REVISED.as_str().to_string()),
                         capture_id: Some(input.calc_capture_id.clone()),
                         details: Some(json!({
                             "calc_table": input.calc_table,
@@ -337,13 +345,12 @@ async fn flag_dependents<C: ConnectionTrait>(
                             "calendar_partition": calendar_partition.canonical(),
                             "previous_calendar_capture_id": previous_capture,
                             "calendar_capture_id": new_capture,
-                            "week_ending": change["week_ending"],
-                            "previous_trading_days": change["previous_trading_days"],
-                            "trading_days": change["trading_days"],
+                            "week_ending": change.week_ending,
+                            "previous_trading_days": change.previous_trading_days,
+                            "trading_days": change.trading_days,
                             "remedy": format!(
                                 "spine recompute {} --week-ending {}",
-                                input.calc_domain,
-                                change["week_ending"].as_str().unwrap_or_default()
+                                input.calc_domain, change.week_ending
                             ),
                         })),
                         ..NewAnomaly::new(
@@ -354,15 +361,20 @@ async fn flag_dependents<C: ConnectionTrait>(
                                 "{} for {} used {} trading days from calendar capture {previous_capture}; the corrected calendar {new_capture} says {}: stale until recomputed",
                                 input.calc_table,
                                 calc_partition,
-                                change["previous_trading_days"],
-                                change["trading_days"]
+                                change.previous_trading_days,
+                                change.trading_days
                             ),
                             now,
                         )
                     },
                 )
                 .await?;
-                out.push(json!({"calc_domain": calc_domain.as_str(), "calc_partition": calc_partition.canonical(), "calc_table": input.calc_table, "status": "stale", "anomaly_id": recorded.anomaly().id}));
+                out.push(DependentCalc::Stale {
+                    calc_domain: calc_domain.to_string(),
+                    calc_partition: calc_partition.canonical(),
+                    calc_table: input.calc_table.clone(),
+                    anomaly_id: recorded.anomaly().id,
+                });
             }
             None => {
                 record_calc_input(
@@ -372,7 +384,7 @@ async fn flag_dependents<C: ConnectionTrait>(
                         calc_table: input.calc_table.clone(),
                         calc_partition: calc_partition.clone(),
                         calc_capture_id: input.calc_capture_id.clone(),
-                        input_domain: domain(),
+                        input_domain: reference::domain(),
                         input_table: input.input_table.clone(),
                         input_partition: calendar_partition.clone(),
                         input_capture_id: new_capture.to_string(),
@@ -380,7 +392,10 @@ async fn flag_dependents<C: ConnectionTrait>(
                     },
                 )
                 .await?;
-                out.push(json!({"calc_partition": calc_partition.canonical(), "calc_table": input.calc_table, "status": "revalidated"}));
+                out.push(DependentCalc::Revalidated {
+                    calc_partition: calc_partition.canonical(),
+                    calc_table: input.calc_table.clone(),
+                });
             }
         }
     }

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
-use spine_model::{Category, DependencyType, Domain, ReadyFor, ScheduleType, Severity, Tier};
+use spine_finra::parse::PublicationLags;
+use spine_model::{
+    Category, DependencyType, Domain, ReadyFor, ScheduleType, Severity, Tier, WeekEnding,
+};
 
 use crate::output::Format;
 
@@ -145,10 +148,10 @@ pub struct FinraIngestArgs {
     #[arg(long, value_parser = parse_date)]
     pub week_ending: Option<NaiveDate>,
     /// Publication lag of NMS Tier 1 in days, for deriving the week.
-    #[arg(long, default_value_t = 14)]
+    #[arg(long, default_value_t = PublicationLags::NMS_TIER_1_DAYS)]
     pub lag_tier1_days: u32,
     /// Publication lag of NMS Tier 2 and OTC in days, for deriving the week.
-    #[arg(long, default_value_t = 28)]
+    #[arg(long, default_value_t = PublicationLags::NMS_TIER_2_AND_OTC_DAYS)]
     pub lag_tier2_otc_days: u32,
 }
 
@@ -275,7 +278,7 @@ pub struct ReadinessArgs {
     #[arg(value_parser = parse_domain)]
     pub domain: Domain,
     /// The Friday ending the week.
-    #[arg(long, value_parser = parse_date)]
+    #[arg(long, value_parser = parse_week_ending)]
     pub week_ending: NaiveDate,
     /// One tier; without it the week-level partition covers all tiers.
     #[arg(long, value_parser = parse_tier)]
@@ -406,7 +409,7 @@ pub struct RecomputeArgs {
     #[arg(value_parser = parse_domain)]
     pub domain: Domain,
     /// The Friday ending the week.
-    #[arg(long, value_parser = parse_date)]
+    #[arg(long, value_parser = parse_week_ending)]
     pub week_ending: NaiveDate,
 }
 
@@ -512,8 +515,26 @@ fn parse_dependency_type(s: &str) -> Result<DependencyType, String> {
         .map_err(|e: spine_model::VocabError| e.to_string())
 }
 
+/// A domain some registered domain owns: a typo or a domain this binary does not ship is a usage
+/// error (exit 2) naming the registered ones, before anything is opened or written.
 fn parse_domain(s: &str) -> Result<Domain, String> {
-    Domain::parse(s).map_err(|e| e.to_string())
+    let domain = Domain::parse(s).map_err(|e| e.to_string())?;
+    let registered = crate::registry::domain_names();
+    if registered.iter().any(|d| d == domain.as_str()) {
+        Ok(domain)
+    } else {
+        Err(format!(
+            "unknown domain `{s}`; registered domains: {}",
+            registered.join(", ")
+        ))
+    }
+}
+
+/// A week ending: a `YYYY-MM-DD` Friday.
+fn parse_week_ending(s: &str) -> Result<NaiveDate, String> {
+    s.parse::<WeekEnding>()
+        .map(WeekEnding::date)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_ready_for(s: &str) -> Result<ReadyFor, String> {

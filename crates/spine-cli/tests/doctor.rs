@@ -1,24 +1,18 @@
 //! `spine doctor` on data built by the real pipelines: a clean week, a week whose Tier 1 file
 //! broke a business rule, and a newest week still waiting for Tier 2 and OTC.
 
+mod common;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use spine_cli::domains::finra_otc::generate::{Fault, GenConfig, GeneratedFile, generate};
-use spine_cli::pipelines::RunContext;
-use spine_cli::pipelines::doctor::diagnose;
-use spine_cli::pipelines::finra_otc::{self, IngestRequest};
+use spine_engine::RunContext;
+use spine_engine::doctor::{MissingStatus, diagnose};
+use spine_gen::{Fault, GenConfig, GeneratedFile, generate};
 use spine_model::{Domain, Tier};
 use spine_store::Store;
 use spine_store::test_support::for_each_backend;
 
 async fn ingest_at(store: &Store, f: &GeneratedFile, at: DateTime<Utc>) {
-    let request = IngestRequest::local_file(
-        &f.path,
-        Some(f.tier),
-        Some(f.week_ending),
-        RunContext::quiet(at),
-    )
-    .unwrap();
-    finra_otc::ingest(store, request).await.unwrap();
+    common::ingest(store, f, at).await;
 }
 
 fn published(f: &GeneratedFile) -> DateTime<Utc> {
@@ -56,9 +50,7 @@ async fn doctor_separates_broken_weeks_from_waiting_ones_and_says_what_to_run() 
         async move {
             let store = &db.store;
             let loaded_at = Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0).unwrap();
-            spine_cli::pipelines::exchange_calendar::load_shipped(store, loaded_at)
-                .await
-                .unwrap();
+            common::load_calendars(store, loaded_at).await;
             // Week 1: every tier clean and on time. Week 2: Tier 1 arrives with zero-share
             // rows (NORMALIZED fails); Tier 2 and OTC are not due yet at the doctor's clock.
             for f in clean.iter().filter(|f| f.week_ending == week1) {
@@ -73,7 +65,7 @@ async fn doctor_separates_broken_weeks_from_waiting_ones_and_says_what_to_run() 
             // After week 1 is past its preliminary window, before week 2's Tier 2/OTC are due.
             let now = Utc.with_ymd_and_hms(2026, 1, 8, 9, 0, 0).unwrap();
             let domain = Domain::parse(Domain::FINRA_OTC).unwrap();
-            let report = diagnose(store, &domain, 4, &RunContext::quiet(now))
+            let report = diagnose(&common::engine(store), &domain, 4, &RunContext::quiet(now))
                 .await
                 .unwrap();
 
@@ -90,7 +82,7 @@ async fn doctor_separates_broken_weeks_from_waiting_ones_and_says_what_to_run() 
             let incomplete = w2
                 .missing
                 .iter()
-                .find(|m| m.status == "incomplete")
+                .find(|m| m.status == MissingStatus::Incomplete)
                 .unwrap();
             assert_eq!(incomplete.stopped_at, Some(spine_model::Stage::Raw));
             assert!(
@@ -99,7 +91,10 @@ async fn doctor_separates_broken_weeks_from_waiting_ones_and_says_what_to_run() 
                 incomplete.remedy
             );
             assert_eq!(
-                w2.missing.iter().filter(|m| m.status == "pending").count(),
+                w2.missing
+                    .iter()
+                    .filter(|m| m.status == MissingStatus::Pending)
+                    .count(),
                 2
             );
             assert!(report.blocking);

@@ -5,15 +5,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+mod common;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
-use spine_cli::domains::finra_otc::generate::{GenConfig, generate};
-use spine_cli::pipelines::finra_otc::{self, IngestRequest};
-use spine_cli::pipelines::readiness::{certify, evaluate_only};
-use spine_cli::pipelines::{RunContext, exchange_calendar};
 use spine_cli::server::{AppState, Endpoint, Location, ParamKind, ROUTES, serve};
+use spine_engine::RunContext;
+use spine_engine::capture::{self, FetchedInput};
+use spine_engine::readiness::{certify, evaluate_only};
+use spine_finra::FinraDomain;
+use spine_gen::{GenConfig, generate};
 use spine_model::{Domain, PartitionKey, ReadyFor, Severity, Tier};
-use spine_rules::BlockingPolicy;
 use spine_store::anomalies::{self, AnomalyFilter};
 use spine_store::test_support::for_each_backend;
 use spine_store::{Store, captures, overview};
@@ -66,7 +68,7 @@ impl Server {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(
             listener,
-            AppState::new(store, fixed_now),
+            AppState::new(common::engine(&store), fixed_now),
             async move {
                 stopped.await.ok();
             },
@@ -180,9 +182,7 @@ async fn prepare(store: &Store, dir: &std::path::Path) -> Fixture {
     let missing_otc_week = date(2025, 12, 19);
     let ready_week = date(2025, 12, 12);
     let late_week = date(2025, 12, 5);
-    exchange_calendar::load_shipped(store, clock())
-        .await
-        .unwrap();
+    common::load_calendars(store, clock()).await;
     let mut by_publication: Vec<_> = files
         .iter()
         .filter(|f| !(f.tier == Tier::Otc && f.week_ending == missing_otc_week))
@@ -197,19 +197,19 @@ async fn prepare(store: &Store, dir: &std::path::Path) -> Fixture {
         } else {
             f.last_update.and_hms_opt(12, 0, 0).unwrap().and_utc()
         };
-        let request = IngestRequest {
+        let input = FetchedInput {
             locator: f.path.file_name().unwrap().to_string_lossy().into_owned(),
-            ..IngestRequest::local_file(
-                &f.path,
-                Some(f.tier),
-                Some(f.week_ending),
-                RunContext::quiet(at),
-            )
-            .unwrap()
+            ..FetchedInput::local_file(&f.path).unwrap()
         };
-        finra_otc::ingest(store, request)
-            .await
-            .unwrap_or_else(|e| panic!("ingest {}: {e}", f.path.display()));
+        capture::ingest_fetched(
+            &common::engine(store),
+            &FinraDomain::default(),
+            &input,
+            &PartitionKey::week_tier(f.week_ending, f.tier),
+            &RunContext::quiet(at),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("ingest {}: {e}", f.path.display()));
     }
     let late = anomalies::list(
         store.conn(),
@@ -232,11 +232,10 @@ async fn prepare(store: &Store, dir: &std::path::Path) -> Fixture {
     .unwrap();
     for week in [ready_week, missing_otc_week] {
         certify(
-            store,
+            &common::engine(store),
             &finra(),
             &PartitionKey::week(week),
             ReadyFor::Trading,
-            &BlockingPolicy::default(),
             "spine-test",
             &RunContext::quiet(clock()),
         )
@@ -297,7 +296,7 @@ async fn the_api_answers_from_the_pipelines_data_without_writing() {
 
 async fn check_readiness(server: &Server, store: &Store, fx: &Fixture) {
     let run = RunContext::quiet(clock());
-    let policy = BlockingPolicy::default();
+    let engine = common::engine(store);
 
     // Ready: 200 with the certification, the same JSON the pipeline returns.
     let ready = server
@@ -307,11 +306,10 @@ async fn check_readiness(server: &Server, store: &Store, fx: &Fixture) {
     assert!(ready.content_type.starts_with("application/json"));
     let body = ready.json();
     let direct = evaluate_only(
-        store,
+        &engine,
         &finra(),
         &PartitionKey::week(fx.ready_week),
         ReadyFor::Trading,
-        &policy,
         &run,
     )
     .await
@@ -391,11 +389,10 @@ async fn check_readiness(server: &Server, store: &Store, fx: &Fixture) {
         json!(PartitionKey::week_tier(fx.missing_otc_week, Tier::NmsTier1).canonical())
     );
     let direct = evaluate_only(
-        store,
+        &engine,
         &finra(),
         &PartitionKey::week_tier(fx.missing_otc_week, Tier::NmsTier1),
         ReadyFor::Compliance,
-        &policy,
         &run,
     )
     .await

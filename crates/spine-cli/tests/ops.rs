@@ -8,18 +8,21 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
-use spine_cli::commands::deps::{Impact, impact, parse_target};
+use spine_calendar::{CalendarDetail, ChangedWeek};
+use spine_cli::commands::deps::impact_json;
 use spine_cli::commands::report::{AuditReport, TrendsReport};
-use spine_cli::domains::finra_otc::generate::{GenConfig, GeneratedFile, generate};
-use spine_cli::pipelines::RunContext;
-use spine_cli::pipelines::exchange_calendar::{self as calendar, CalendarReport};
-use spine_cli::pipelines::finra_otc::{self, IngestReport, IngestRequest};
-use spine_cli::pipelines::readiness::certify;
+use spine_engine::calendar;
+use spine_engine::lineage::{Impact, impact};
+use spine_engine::readiness::certify;
+use spine_engine::{CaptureReport, RunContext};
+use spine_gen::{GenConfig, GeneratedFile, generate};
 use spine_model::capture::content_hash;
-use spine_model::{Category, Domain, PartitionKey, ReadyFor, Severity};
-use spine_rules::BlockingPolicy;
+use spine_model::{Category, Domain, IngestStatus, PartitionKey, ReadyFor, Severity};
+use spine_rules::lineage::{StaleReason, parse_target};
 use spine_store::anomalies::{self, AnomalyFilter};
 use spine_store::reports::MonthWindow;
 use spine_store::test_support::{TestDbRef, for_each_backend};
@@ -61,23 +64,14 @@ fn files(dir: &Path) -> Vec<GeneratedFile> {
     .unwrap()
 }
 
-async fn ingest(store: &Store, f: &GeneratedFile, now: DateTime<Utc>) -> IngestReport {
-    let request = IngestRequest::local_file(
-        &f.path,
-        Some(f.tier),
-        Some(f.week_ending),
-        RunContext::quiet(now),
-    )
-    .unwrap();
-    finra_otc::ingest(store, request)
-        .await
-        .unwrap_or_else(|e| panic!("ingest {}: {e}", f.path.display()))
+async fn ingest(store: &Store, f: &GeneratedFile, now: DateTime<Utc>) -> CaptureReport {
+    common::ingest(store, f, now).await
 }
 
 /// The shipped 2025 XNYS calendar with one more full-day closure, as an operator would load a
 /// correction: the week ending 2025-12-05 loses a trading day.
 fn corrected_2025_calendar() -> String {
-    let (_, shipped) = spine_cli::domains::exchange_calendar::holidays::shipped_calendars()
+    let (_, shipped) = spine_calendar::holidays::shipped_calendars()
         .into_iter()
         .find(|(name, _)| *name == "xnys_2025.json")
         .unwrap();
@@ -88,21 +82,23 @@ fn corrected_2025_calendar() -> String {
     serde_json::to_string_pretty(&json).unwrap()
 }
 
-async fn correct_calendar(store: &Store, now: DateTime<Utc>) -> CalendarReport {
-    let report = calendar::ingest(
-        store,
+async fn correct_calendar(store: &Store, now: DateTime<Utc>) -> CaptureReport {
+    let report = spine_calendar::ingest_text(
+        &common::engine(store),
         &corrected_2025_calendar(),
         "corrected:xnys_2025",
-        now,
+        &RunContext::quiet(now),
     )
     .await
     .unwrap();
-    assert_eq!(report.status, "revised");
+    assert_eq!(report.status, IngestStatus::Revised);
     assert_eq!(
-        report.changed_weeks,
-        [
-            serde_json::json!({"week_ending": "2025-12-05", "previous_trading_days": 5, "trading_days": 4})
-        ]
+        report.detail_as::<CalendarDetail>().unwrap().changed_weeks,
+        [ChangedWeek {
+            week_ending: date(2025, 12, 5),
+            previous_trading_days: 5,
+            trading_days: 4
+        }]
     );
     report
 }
@@ -110,9 +106,7 @@ async fn correct_calendar(store: &Store, now: DateTime<Utc>) -> CalendarReport {
 /// Loads the calendars and both weeks at 2026-01-05 09:00; returns the capture id of each
 /// (week, tier) file.
 async fn load_weeks(db: &TestDbRef, dir: &Path) -> Vec<(NaiveDate, String)> {
-    calendar::load_shipped(&db.store, at(1, 5, 8))
-        .await
-        .unwrap();
+    common::load_calendars(&db.store, at(1, 5, 8)).await;
     let mut out = Vec::new();
     for f in files(dir) {
         let report = ingest(&db.store, &f, at(1, 5, 9)).await;
@@ -168,7 +162,7 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
             // Before any correction: the volume-per-day calc depends on the calendar, nothing
             // is stale.
             let target = parse_target(CALENDAR_TARGET).unwrap();
-            let before = impact(&db.store, &target).await.unwrap();
+            let before = impact(&common::engine(&db.store), &target).await.unwrap();
             assert_eq!(before.dependents.len(), 1);
             let d = &before.dependents[0];
             assert_eq!(
@@ -187,7 +181,7 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
 
             // The correction: only the week it changes goes stale, for every tier.
             let correction = correct_calendar(&db.store, at(1, 6, 9)).await;
-            let after = impact(&db.store, &target).await.unwrap();
+            let after = impact(&common::engine(&db.store), &target).await.unwrap();
             let stale_week: Vec<&String> = captured
                 .iter()
                 .filter(|(w, _)| *w == corrected_week())
@@ -200,9 +194,9 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
                 assert!(stale_week.contains(&&s.calc_capture_id));
                 assert_eq!(s.consumed_capture_id, shipped);
                 assert_eq!(s.latest_capture_id, correction.capture_id);
-                assert_eq!(s.reason, "superseded");
+                assert_eq!(s.reason, StaleReason::Superseded);
             }
-            let json = after.to_json();
+            let json = impact_json(&after);
             assert_eq!(
                 json["stale_partitions"][0]["remedy"],
                 "spine recompute finra.otc_transparency --week-ending 2025-12-05"
@@ -222,13 +216,11 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
 
             // The desk certifies the stale week: not current, on the three tier captures.
             let week = PartitionKey::week(corrected_week());
-            let policy = BlockingPolicy::default();
             let first = certify(
-                &db.store,
+                &common::engine(&db.store),
                 &finra(),
                 &week,
                 ReadyFor::Trading,
-                &policy,
                 "desk",
                 &RunContext::quiet(at(1, 6, 10)),
             )
@@ -237,19 +229,23 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
             assert!(!first.criteria.dependencies_current);
 
             // A recompute heals it and closes the anomalies three days after they opened.
-            finra_otc::recompute(&db.store, corrected_week(), &RunContext::quiet(at(1, 9, 9)))
-                .await
-                .unwrap();
-            let healed = impact(&db.store, &target).await.unwrap();
+            spine_engine::recompute::recompute(
+                &common::engine(&db.store),
+                &finra(),
+                &PartitionKey::week(corrected_week()),
+                &RunContext::quiet(at(1, 9, 9)),
+            )
+            .await
+            .unwrap();
+            let healed = impact(&common::engine(&db.store), &target).await.unwrap();
             assert!(healed.stale.is_empty(), "{:#?}", healed.stale);
             assert!(healed.anomalies.is_empty());
             assert_eq!(healed.dependents.len(), 1);
             let second = certify(
-                &db.store,
+                &common::engine(&db.store),
                 &finra(),
                 &week,
                 ReadyFor::Trading,
-                &policy,
                 "desk",
                 &RunContext::quiet(at(1, 9, 10)),
             )
@@ -377,7 +373,7 @@ async fn the_binary_says_the_same(db: &TestDbRef, healed: &Impact) {
         &["deps", "impact", CALENDAR_TARGET, "--format", "json"],
         &[],
     );
-    assert_eq!(ok_json(&out), healed.to_json());
+    assert_eq!(ok_json(&out), impact_json(healed));
 
     let out = spine(url, &["deps", "list", "--format", "json"], &[]);
     let list = ok_json(&out);
@@ -583,9 +579,12 @@ async fn a_calc_downstream_of_a_stale_calc_is_stale_too() {
             }
 
             correct_calendar(&db.store, at(1, 6, 9)).await;
-            let found = impact(&db.store, &parse_target(CALENDAR_TARGET).unwrap())
-                .await
-                .unwrap();
+            let found = impact(
+                &common::engine(&db.store),
+                &parse_target(CALENDAR_TARGET).unwrap(),
+            )
+            .await
+            .unwrap();
             let dependents: Vec<(String, usize, &str)> = found
                 .dependents
                 .iter()
@@ -616,12 +615,12 @@ async fn a_calc_downstream_of_a_stale_calc_is_stale_too() {
                 desk_stale[0].partition,
                 PartitionKey::week(corrected_week())
             );
-            assert_eq!(desk_stale[0].reason, "upstream_stale");
+            assert_eq!(desk_stale[0].reason, StaleReason::UpstreamStale);
             assert_eq!(found.stale.len(), 4);
 
             // Asking about the intermediate calc table itself lists only the desk calc.
             let mid = impact(
-                &db.store,
+                &common::engine(&db.store),
                 &parse_target("finra.otc_transparency.finra_otc_volume_per_day").unwrap(),
             )
             .await
@@ -676,14 +675,14 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
     assert_eq!(json["action"], "created");
     assert_eq!(json["dependency"]["dependency_type"], "REQUIRED");
     let out = add(
-        "analytics.desk.desk_routing_scores",
+        "finra.otc_transparency.desk_routing_scores",
         "finra.otc_transparency.finra_otc_volume_per_day",
         "OPTIONAL",
     );
     assert_eq!(ok_json(&out)["action"], "created");
     // Declaring again updates in place.
     let out = add(
-        "analytics.desk.desk_routing_scores",
+        "finra.otc_transparency.desk_routing_scores",
         "finra.otc_transparency.finra_otc_volume_per_day",
         "REFERENCE",
     );
@@ -702,7 +701,7 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
             "deps",
             "add",
             "--calc-domain",
-            "analytics.desk",
+            Domain::FINRA_OTC,
             "--calc-pipeline",
             "p.calc",
             "--calc-table",
@@ -720,7 +719,7 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
     );
     assert_eq!(ok_json(&out)["dependency"]["dependency_type"], "REQUIRED");
     let out = add(
-        "analytics.desk.desk_routing_scores",
+        "finra.otc_transparency.desk_routing_scores",
         "finra.otc_transparency.finra_otc_volume_per_day",
         "OPTIONAL",
     );
@@ -732,7 +731,7 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
     // Closing the loop is refused, with the loop spelled out.
     let out = add(
         CALENDAR_TARGET,
-        "analytics.desk.desk_routing_scores",
+        "finra.otc_transparency.desk_routing_scores",
         "REQUIRED",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -740,13 +739,13 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains(
-            "reference.exchange_calendar.ref_calendar_trading_days → analytics.desk.desk_routing_scores → finra.otc_transparency.finra_otc_volume_per_day → reference.exchange_calendar.ref_calendar_trading_days"
+            "reference.exchange_calendar.ref_calendar_trading_days → finra.otc_transparency.desk_routing_scores → finra.otc_transparency.finra_otc_volume_per_day → reference.exchange_calendar.ref_calendar_trading_days"
         ),
         "{err}"
     );
     let out = add(
-        "analytics.desk.desk_routing_scores",
-        "analytics.desk.desk_routing_scores",
+        "finra.otc_transparency.desk_routing_scores",
+        "finra.otc_transparency.desk_routing_scores",
         "REQUIRED",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -757,11 +756,11 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
             "deps",
             "add",
             "--calc-domain",
-            "a.b",
+            Domain::FINRA_OTC,
             "--calc-pipeline",
             "p",
             "--depends-on-domain",
-            "c.d",
+            Domain::EXCHANGE_CALENDAR,
             "--depends-on-table",
             "x.y",
         ],
@@ -773,26 +772,58 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
             .contains("--depends-on-table `x.y` is not a table name")
     );
 
-    // Nothing refused was stored.
+    // A domain no registered domain owns is a usage error naming the registered ones.
+    let out = spine(
+        &url,
+        &[
+            "deps",
+            "add",
+            "--calc-domain",
+            "analytics.desk",
+            "--calc-pipeline",
+            "p",
+            "--depends-on-domain",
+            Domain::FINRA_OTC,
+            "--depends-on-table",
+            VOLUME_PER_DAY,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown domain `analytics.desk`; registered domains: finra.otc_transparency, reference.exchange_calendar"),
+        "{err}"
+    );
+
+    // Nothing refused was stored: the two declared here, and the one the FINRA domain declares
+    // for itself when the database is prepared.
     let list = ok_json(&spine(&url, &["deps", "list", "--format", "json"], &[]));
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["calc_pipeline"] == "finra_otc.calc"),
+        "{list}"
+    );
     let desk = ok_json(&spine(
         &url,
         &[
             "deps",
             "list",
             "--domain",
-            "analytics.desk",
+            Domain::EXCHANGE_CALENDAR,
             "--format",
             "json",
         ],
         &[],
     ));
-    assert_eq!(desk.as_array().unwrap().len(), 1);
+    assert_eq!(desk.as_array().unwrap().len(), 0);
     let out = spine(&url, &["deps", "list", "--format", "csv"], &[]);
     let csv = String::from_utf8(out.stdout).unwrap();
     assert!(csv.starts_with("calc_domain,calc_pipeline,calc_table,depends_on_domain,depends_on_table,dependency_type"), "{csv}");
-    assert_eq!(csv.lines().count(), 3);
+    assert_eq!(csv.lines().count(), 4);
 
     // Impact is transitive, through the binary too.
     let json = ok_json(&spine(

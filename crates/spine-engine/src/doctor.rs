@@ -6,15 +6,17 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use spine_model::{Domain, PartitionKey, ReadinessStatus, ReadyFor, Severity, Stage};
-use spine_rules::BlockingPolicy;
+use spine_model::{
+    Domain, ExpectedState, PartitionKey, ReadinessStatus, ReadyFor, Severity, Stage, WeekEnding,
+};
 use spine_store::anomalies::{self, AnomalyExt, AnomalyFilter};
-use spine_store::{Store, captures, manifest};
+use spine_store::{captures, manifest};
 
-use super::readiness::{Certification, evaluate_only};
-use super::{PipelineResult, RunContext, schedules};
+use crate::domain::Remedy;
+use crate::readiness::{Certification, evaluate_only};
+use crate::{Engine, PipelineResult, RunContext, schedules};
 
 /// The diagnosis of one domain.
 #[derive(Debug, Clone, Serialize)]
@@ -68,15 +70,44 @@ pub struct PartitionState {
 pub struct MissingPartition {
     /// The partition.
     pub partition_key: String,
-    /// `missed` (past due, no capture), `pending` (not due yet) or `incomplete` (a capture
-    /// stopped before CALC).
-    pub status: String,
+    /// Missed (past due, no capture), pending (not due yet) or incomplete (a capture stopped
+    /// before its last stage).
+    pub status: MissingStatus,
     /// The stage its latest capture stopped at, if any.
     pub stopped_at: Option<Stage>,
     /// When it was due.
     pub due: Option<DateTime<Utc>>,
     /// The command that fixes it.
     pub remedy: String,
+}
+
+/// Why an expected partition is not (fully) there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingStatus {
+    /// Past its due time with no capture.
+    Missed,
+    /// Not due yet.
+    Pending,
+    /// Its latest capture stopped before the last stage.
+    Incomplete,
+}
+
+impl MissingStatus {
+    /// The printed spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MissingStatus::Missed => "missed",
+            MissingStatus::Pending => "pending",
+            MissingStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
+impl std::fmt::Display for MissingStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The open anomalies of one severity.
@@ -103,46 +134,17 @@ pub struct AnomalyLine {
     pub message: String,
 }
 
-fn ingest_command(domain: &Domain, key: &PartitionKey) -> String {
-    match (domain.as_str(), key.tier(), key.week_ending()) {
-        (Domain::FINRA_OTC, Some(tier), Some(week)) => format!(
-            "spine ingest finra-otc --file <FINRA file or URL> --tier {tier} --week-ending {week}"
-        ),
-        _ => format!("ingest {key} for {domain}"),
-    }
-}
-
-fn stage_command(
-    domain: &Domain,
-    key: &PartitionKey,
-    stopped_at: Stage,
-    business_rule: bool,
-) -> String {
-    let (Some(tier), Some(week)) = (key.tier(), key.week_ending()) else {
-        return format!("re-run the pipeline of {domain} for {key}");
-    };
-    match (stopped_at, business_rule) {
-        (Stage::Raw, true) => format!(
-            "spine anomalies list --domain {domain} --week-ending {week} --severity CRITICAL  # then ingest a corrected file: {}",
-            ingest_command(domain, key)
-        ),
-        (Stage::Raw, false) => {
-            format!("spine run finra_otc.normalize --week-ending {week} --tier {tier}")
-        }
-        _ => format!("spine run finra_otc.calc --week-ending {week} --tier {tier}"),
-    }
-}
-
 /// The weeks worth examining: the most recent Fridays (up to `weeks`) with something captured
 /// or already due, so not-yet-published weeks do not read as failures.
 async fn recent_weeks(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     weeks: u32,
     run: &RunContext,
 ) -> PipelineResult<Vec<NaiveDate>> {
+    let store = engine.store();
     let today = run.now.date_naive();
-    let mut friday = crate::domains::exchange_calendar::trading_days::friday_on_or_before(today);
+    let mut friday = WeekEnding::on_or_before(today).date();
     let earliest = schedules::earliest_week(store, domain).await?;
     let mut out = Vec::new();
     // Look back at most a year; stop at the earliest capture when there is one.
@@ -151,26 +153,30 @@ async fn recent_weeks(
             break;
         }
         let check = schedules::inspect(store, domain, friday, friday, run).await?;
-        let due_or_present = check.expected.iter().any(|e| e.status != "pending");
+        let due_or_present = check
+            .expected
+            .iter()
+            .any(|e| e.status != ExpectedState::Pending);
         let captured = !captures::latest_covered(store.conn(), domain, &PartitionKey::week(friday))
             .await?
             .is_empty();
         if due_or_present || captured {
             out.push(friday);
         }
-        friday = friday - Days::new(7);
+        friday = friday - chrono::Days::new(7);
     }
     Ok(out)
 }
 
 /// Diagnoses a domain over its `weeks` most recent relevant weeks.
 pub async fn diagnose(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     weeks: u32,
     run: &RunContext,
 ) -> PipelineResult<DoctorReport> {
-    let policy = BlockingPolicy::default();
+    let plugin = engine.domain(domain)?;
+    let store = engine.store();
     let mut remediation: Vec<String> = Vec::new();
     let mut blocking = false;
     let open = anomalies::list(
@@ -183,7 +189,7 @@ pub async fn diagnose(
     )
     .await?;
     let mut diagnoses = Vec::new();
-    for week in recent_weeks(store, domain, weeks, run).await? {
+    for week in recent_weeks(engine, domain, weeks, run).await? {
         let check = schedules::inspect(store, domain, week, week, run).await?;
         let mut present = Vec::new();
         let mut missing = Vec::new();
@@ -193,16 +199,22 @@ pub async fn diagnose(
             let key = PartitionKey::parse(&capture.partition_key)?;
             let stages = manifest::stages(store.conn(), domain, &key).await?;
             let stage = manifest::furthest_stage(&stages, &capture.capture_id);
-            if stage < Some(Stage::Calc) {
+            let last = plugin.required_stages().last().copied();
+            if stage < last {
                 let business_rule = open.iter().any(|a| {
                     a.partition_key.as_deref() == Some(capture.partition_key.as_str())
                         && a.severity().is_ok_and(|s| s == Severity::Critical)
                 });
-                let remedy =
-                    stage_command(domain, &key, stage.unwrap_or(Stage::Raw), business_rule);
+                let remedy = plugin.remedy(
+                    &key,
+                    Remedy::Resume {
+                        stopped_at: stage.unwrap_or(Stage::Raw),
+                        business_rule,
+                    },
+                );
                 missing.push(MissingPartition {
                     partition_key: capture.partition_key.clone(),
-                    status: "incomplete".into(),
+                    status: MissingStatus::Incomplete,
                     stopped_at: stage,
                     due: None,
                     remedy: remedy.clone(),
@@ -222,19 +234,25 @@ pub async fn diagnose(
             .filter(|e| e.first_captured_at.is_none())
         {
             let key = PartitionKey::parse(&e.partition_key)?;
-            let remedy = match e.status {
-                "pending" => format!(
+            let pending = e.status == ExpectedState::Pending;
+            let remedy = if pending {
+                format!(
                     "wait: due {}",
                     e.due.map(|d| d.to_rfc3339()).unwrap_or_else(|| "-".into())
-                ),
-                _ => ingest_command(domain, &key),
+                )
+            } else {
+                plugin.remedy(&key, Remedy::Ingest)
             };
-            if e.status != "pending" {
+            if !pending {
                 remediation.push(remedy.clone());
             }
             missing.push(MissingPartition {
                 partition_key: e.partition_key.clone(),
-                status: e.status.to_string(),
+                status: if pending {
+                    MissingStatus::Pending
+                } else {
+                    MissingStatus::Missed
+                },
                 stopped_at: None,
                 due: e.due,
                 remedy,
@@ -242,15 +260,7 @@ pub async fn diagnose(
         }
         let mut readiness = Vec::new();
         for use_ in ReadyFor::ALL {
-            let cert = evaluate_only(
-                store,
-                domain,
-                &PartitionKey::week(week),
-                *use_,
-                &policy,
-                run,
-            )
-            .await?;
+            let cert = evaluate_only(engine, domain, &PartitionKey::week(week), *use_, run).await?;
             readiness.push(cert);
         }
         let worst = readiness
@@ -265,9 +275,11 @@ pub async fn diagnose(
         // A week that is only waiting — for partitions not yet due, or for its preliminary
         // window to pass — is pending, not broken: FINRA publishes Tier 2 and OTC weeks after
         // Tier 1, so the newest weeks are always partial. Anything else that fails blocks.
-        let pending: Vec<&MissingPartition> =
-            missing.iter().filter(|m| m.status == "pending").collect();
-        let broken = missing.iter().any(|m| m.status != "pending");
+        let pending: Vec<&MissingPartition> = missing
+            .iter()
+            .filter(|m| m.status == MissingStatus::Pending)
+            .collect();
+        let broken = missing.iter().any(|m| m.status != MissingStatus::Pending);
         let only_pending = worst == 2
             && !broken
             && readiness.iter().all(|c| {

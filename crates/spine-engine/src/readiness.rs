@@ -3,17 +3,16 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use spine_model::{Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor, Stage};
-use spine_rules::BlockingPolicy;
+use spine_model::{Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor};
 use spine_rules::readiness::{
     AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, ReadinessVerdict, evaluate,
     related,
 };
 use spine_store::anomalies::{AnomalyExt, AnomalyFilter};
 use spine_store::readiness::Evaluation;
-use spine_store::{Store, anomalies, captures, lineage, manifest};
+use spine_store::{anomalies, captures, lineage, manifest};
 
-use super::{PipelineResult, RunContext, schedules};
+use crate::{Engine, PipelineResult, RunContext, schedules};
 
 /// The printed and served form of a verdict (`spine readiness`, the HTTP API).
 #[derive(Debug, Clone, Serialize)]
@@ -46,19 +45,22 @@ pub struct Certification {
     pub certified_by: Option<String>,
 }
 
-/// Gathers the facts for one (domain, partition, use) at the run's clock.
+/// Gathers the facts for one (domain, partition, use) at the run's clock. The domain must be
+/// registered: its plugin says which stages a complete capture has.
 pub async fn facts(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     partition: &PartitionKey,
     ready_for: ReadyFor,
     run: &RunContext,
 ) -> PipelineResult<ReadinessFacts> {
+    let plugin = engine.domain(domain)?;
+    let store = engine.store();
     let conn = store.conn();
     // 1. Expected partitions, from the schedules, for the evaluated week.
     let mut expected = Vec::new();
     let mut preliminary_hours: Option<i64> = None;
-    if let Some(week) = partition.week_ending() {
+    if let Some(week) = plugin.business_date(partition) {
         let calendar = schedules::trading_calendar(store, week, week).await?;
         for schedule in spine_store::schedules::list(conn, Some(domain), true).await? {
             let parts = schedules::expand(&schedule, week, week, &calendar)?;
@@ -80,7 +82,7 @@ pub async fn facts(
             latest_capture_id: capture.capture_id.clone(),
             captured_at: capture.captured_at,
             furthest_stage: manifest::furthest_stage(&stages, &capture.capture_id),
-            required_stages: Stage::ALL.to_vec(),
+            required_stages: plugin.required_stages().to_vec(),
         });
         // 4. Dependencies: what each calc consumed against what is latest now.
         for input in lineage::inputs_of(conn, &capture.capture_id).await? {
@@ -133,20 +135,19 @@ pub async fn facts(
 /// Evaluates and records readiness: detects missed partitions of the week first, decides with
 /// the policy, appends the history row and updates the current status.
 pub async fn certify(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     partition: &PartitionKey,
     ready_for: ReadyFor,
-    policy: &BlockingPolicy,
     certified_by: &str,
     run: &RunContext,
 ) -> PipelineResult<Certification> {
-    if let Some(week) = partition.week_ending() {
-        detect_schedule(store, domain, week, run).await?;
+    if let Some(date) = engine.domain(domain)?.business_date(partition) {
+        detect_schedule(engine, domain, date, run).await?;
     }
-    let verdict = decide(store, domain, partition, ready_for, policy, run).await?;
+    let verdict = decide(engine, domain, partition, ready_for, run).await?;
     let (current, _event) = spine_store::readiness::record_evaluation(
-        store.conn(),
+        engine.store().conn(),
         Evaluation {
             domain: domain.clone(),
             partition: partition.clone(),
@@ -171,16 +172,16 @@ pub async fn certify(
 /// doctor` and the read-only HTTP API. `certified_at`/`certified_by` come from the recorded
 /// certification when it judged the same captures.
 pub async fn evaluate_only(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     partition: &PartitionKey,
     ready_for: ReadyFor,
-    policy: &BlockingPolicy,
     run: &RunContext,
 ) -> PipelineResult<Certification> {
-    let verdict = decide(store, domain, partition, ready_for, policy, run).await?;
+    let verdict = decide(engine, domain, partition, ready_for, run).await?;
     let recorded =
-        spine_store::readiness::current(store.conn(), domain, partition, ready_for).await?;
+        spine_store::readiness::current(engine.store().conn(), domain, partition, ready_for)
+            .await?;
     let judged_json = serde_json::json!(verdict.captures_judged);
     let (certified_at, certified_by) = match recorded {
         Some(r) if verdict.is_ready() && r.is_ready && r.captures_judged == judged_json => {
@@ -194,15 +195,14 @@ pub async fn evaluate_only(
 /// Gathers the facts and lets the policy decide; the captures judged include the upstream
 /// captures the calcs consumed.
 async fn decide(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     partition: &PartitionKey,
     ready_for: ReadyFor,
-    policy: &BlockingPolicy,
     run: &RunContext,
 ) -> PipelineResult<ReadinessVerdict> {
-    let facts = facts(store, domain, partition, ready_for, run).await?;
-    let mut verdict = evaluate(&facts, policy);
+    let facts = facts(engine, domain, partition, ready_for, run).await?;
+    let mut verdict = evaluate(&facts, engine.policy());
     verdict.captures_judged = judged(&verdict.captures_judged, &facts);
     Ok(verdict)
 }
@@ -251,13 +251,14 @@ fn judged(partition_captures: &[String], facts: &ReadinessFacts) -> Vec<String> 
 /// Re-evaluates every recorded verdict that a new capture of `partition` may change (the week's
 /// and the tier's, for each use already certified or judged): "a revision re-certifies".
 pub async fn recertify_related(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     partition: &PartitionKey,
     run: &RunContext,
 ) -> PipelineResult<Vec<Certification>> {
     let mut out = Vec::new();
-    for current in spine_store::readiness::list_current(store.conn(), Some(domain)).await? {
+    for current in spine_store::readiness::list_current(engine.store().conn(), Some(domain)).await?
+    {
         let key = PartitionKey::parse(&current.partition_key)?;
         if !related(&key, partition) {
             continue;
@@ -265,29 +266,18 @@ pub async fn recertify_related(
         let ready_for: ReadyFor = current.ready_for.parse()?;
         // Re-evaluated because the data changed, not because someone asked: recorded as such.
         let by = "spine (re-evaluated after a new capture)".to_string();
-        out.push(
-            certify(
-                store,
-                domain,
-                &key,
-                ready_for,
-                &BlockingPolicy::default(),
-                &by,
-                run,
-            )
-            .await?,
-        );
+        out.push(certify(engine, domain, &key, ready_for, &by, run).await?);
     }
     Ok(out)
 }
 
 /// Records missed partitions of one week (late ones are recorded when they arrive).
 async fn detect_schedule(
-    store: &Store,
+    engine: &Engine,
     domain: &Domain,
     week: NaiveDate,
     run: &RunContext,
 ) -> PipelineResult<()> {
-    schedules::check(store, domain, week, week, run).await?;
+    schedules::check(engine.store(), domain, week, week, run).await?;
     Ok(())
 }

@@ -1,11 +1,9 @@
 //! What every stage of one run shares: the clock, the execution it belongs to, and where its
 //! progress goes.
 
-use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// The context of one pipeline run.
 #[derive(Debug, Clone)]
@@ -14,7 +12,7 @@ pub struct RunContext {
     pub now: DateTime<Utc>,
     /// The execution recorded for this run, named by every stage and reject it writes.
     pub execution_id: Option<String>,
-    /// Progress reporting for people (hidden unless stderr is a terminal).
+    /// Progress reporting for people (nothing unless the caller plugs in a sink).
     pub progress: Progress,
 }
 
@@ -29,10 +27,21 @@ impl RunContext {
     }
 }
 
-/// A progress spinner on stderr, shown only when stderr is a terminal so logs and pipes stay
-/// clean.
-#[derive(Debug, Clone)]
-pub struct Progress(Option<ProgressBar>);
+/// Where a run reports its progress: the CLI plugs in a terminal spinner; the engine only
+/// says what phase it is in and how many rows it has done, so it never decides how (or
+/// whether) people see it.
+pub trait ProgressSink: Send + Sync + std::fmt::Debug {
+    /// A new phase starts (e.g. `RAW`): reset the count and name it.
+    fn phase(&self, name: &str);
+    /// `rows` more rows are done in the current phase.
+    fn inc(&self, rows: u64);
+    /// The run is over: remove any display.
+    fn finish(&self);
+}
+
+/// A run's progress reporter: silent unless a [`ProgressSink`] is attached.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Option<Arc<dyn ProgressSink>>);
 
 impl Progress {
     /// No output.
@@ -40,39 +49,29 @@ impl Progress {
         Progress(None)
     }
 
-    /// A spinner on stderr when it is a terminal; hidden otherwise.
-    pub fn for_terminal() -> Progress {
-        if !std::io::stderr().is_terminal() {
-            return Progress::hidden();
-        }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec}, {elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Progress(Some(bar))
+    /// Reports to `sink`.
+    pub fn to(sink: Arc<dyn ProgressSink>) -> Progress {
+        Progress(Some(sink))
     }
 
     /// Starts a new phase: resets the count and names the phase.
     pub fn phase(&self, name: &str) {
-        if let Some(bar) = &self.0 {
-            bar.set_position(0);
-            bar.set_message(name.to_string());
+        if let Some(s) = &self.0 {
+            s.phase(name);
         }
     }
 
     /// Counts rows done in the current phase.
     pub fn inc(&self, rows: u64) {
-        if let Some(bar) = &self.0 {
-            bar.inc(rows);
+        if let Some(s) = &self.0 {
+            s.inc(rows);
         }
     }
 
-    /// Removes the spinner.
+    /// Removes the display.
     pub fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
+        if let Some(s) = &self.0 {
+            s.finish();
         }
     }
 }

@@ -5,18 +5,18 @@
 //! the due time → WARN FRESHNESS (and the missed anomaly, if any, is resolved). Both are recorded
 //! once per partition and cause, so checking again never duplicates.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
-use spine_model::{Category, Domain, PartitionKey, Severity, Stage};
-use spine_rules::schedule::{ExpectedSchedule, TradingCalendar, parse_partition_values};
+use spine_model::{AnomalyCause, Category, Domain, ExpectedState, PartitionKey, Severity, Stage};
+use spine_rules::TradingCalendar;
+use spine_rules::schedule::{ExpectedSchedule, parse_partition_values};
 use spine_store::anomalies::{self, Recorded};
 use spine_store::schedules::Schedule;
 use spine_store::{Store, captures};
 
-use super::exchange_calendar::{EXCHANGE, latest_holidays};
-use super::finra_otc::detect::{self, cause};
-use super::{PipelineError, PipelineResult, RunContext};
+use crate::anomaly::{AnomalySummary, Detector};
+use crate::{PipelineError, PipelineResult, RunContext, calendar};
 
 /// One expected partition and what became of it.
 #[derive(Debug, Clone, Serialize)]
@@ -31,8 +31,8 @@ pub struct ExpectedStatus {
     pub due: Option<DateTime<Utc>>,
     /// When its first capture arrived.
     pub first_captured_at: Option<DateTime<Utc>>,
-    /// `present`, `late`, `missed` or `pending` (not due yet).
-    pub status: &'static str,
+    /// Present, late, missed or pending (not due yet).
+    pub status: ExpectedState,
 }
 
 /// What a schedule check found.
@@ -40,8 +40,8 @@ pub struct ExpectedStatus {
 pub struct ScheduleCheck {
     /// Every expected partition in the window.
     pub expected: Vec<ExpectedStatus>,
-    /// Anomalies recorded (or found already open) by this check.
-    pub anomalies: Vec<serde_json::Value>,
+    /// Anomalies recorded by this check.
+    pub anomalies: Vec<AnomalySummary>,
 }
 
 /// The trading calendar of the stored exchange holidays for the years around `from..=to`.
@@ -50,13 +50,7 @@ pub async fn trading_calendar(
     from: NaiveDate,
     to: NaiveDate,
 ) -> PipelineResult<TradingCalendar> {
-    let mut closures = Vec::new();
-    for year in from.year() - 1..=to.year() + 1 {
-        if let Some(holidays) = latest_holidays(store.conn(), EXCHANGE, year).await? {
-            closures.extend(holidays.into_iter().map(|h| h.date));
-        }
-    }
-    Ok(TradingCalendar::new(closures))
+    calendar::trading_calendar(store.conn(), from, to).await
 }
 
 /// Expands one stored schedule over a window of business dates.
@@ -136,12 +130,14 @@ async fn check_with(
             let history = captures::history(store.conn(), domain, &expected.partition).await?;
             let first = history.first().map(|c| c.captured_at);
             let status = match (first, expected.due) {
-                (Some(at), Some(due)) if spine_rules::schedule::is_late(due, at) => "late",
-                (Some(_), _) => "present",
-                (None, Some(due)) if spine_rules::schedule::is_missed(due, run.now, false) => {
-                    "missed"
+                (Some(at), Some(due)) if spine_rules::schedule::is_late(due, at) => {
+                    ExpectedState::Late
                 }
-                (None, _) => "pending",
+                (Some(_), _) => ExpectedState::Present,
+                (None, Some(due)) if spine_rules::schedule::is_missed(due, run.now, false) => {
+                    ExpectedState::Missed
+                }
+                (None, _) => ExpectedState::Pending,
             };
             let details = json!({
                 "schedule": schedule.pipeline,
@@ -153,9 +149,9 @@ async fn check_with(
             });
             // Missed and late are one-time facts: once recorded (even if an operator resolved
             // them since), a later check must not raise them again.
-            let cause_of = |status: &str| match status {
-                "missed" => Some((Category::Schedule, cause::MISSED)),
-                "late" => Some((Category::Freshness, cause::LATE)),
+            let cause_of = |status: ExpectedState| match status {
+                ExpectedState::Missed => Some((Category::Schedule, AnomalyCause::MISSED)),
+                ExpectedState::Late => Some((Category::Freshness, AnomalyCause::LATE)),
                 _ => None,
             };
             let already = match cause_of(status) {
@@ -165,65 +161,69 @@ async fn check_with(
                         domain,
                         &expected.partition,
                         category,
-                        cause_key,
+                        cause_key.as_str(),
                     )
                     .await?
                 }
                 None => false,
             };
-            let action = if !record {
-                "inspect"
-            } else if already && status == "missed" {
-                "known"
-            } else {
-                status
+            // Anomalies of a schedule carry its domain and its pipeline, whatever the domain.
+            let detector = Detector {
+                domain,
+                pipeline: &schedule.pipeline,
+                run,
+            };
+            let action = match status {
+                _ if !record => None,
+                ExpectedState::Missed if already => None,
+                other => Some(other),
             };
             let recorded = match (action, expected.due) {
-                ("missed", Some(due)) => Some(
-                    detect::once(
-                        store.conn(),
-                        &expected.partition,
-                        Some(Stage::Raw),
-                        Severity::Error,
-                        Category::Schedule,
-                        cause::MISSED,
-                        format!(
-                            "{} was due at {} ({}) and has not arrived",
-                            expected.partition,
-                            due.to_rfc3339(),
-                            schedule.pipeline
-                        ),
-                        details,
-                        None,
-                        run,
-                    )
-                    .await?,
+                (Some(ExpectedState::Missed), Some(due)) => Some(
+                    detector
+                        .once(
+                            store.conn(),
+                            &expected.partition,
+                            Some(Stage::Raw),
+                            Severity::Error,
+                            Category::Schedule,
+                            &AnomalyCause::MISSED,
+                            format!(
+                                "{} was due at {} ({}) and has not arrived",
+                                expected.partition,
+                                due.to_rfc3339(),
+                                schedule.pipeline
+                            ),
+                            details,
+                            None,
+                        )
+                        .await?,
                 ),
-                ("late", Some(due)) => {
+                (Some(ExpectedState::Late), Some(due)) => {
                     let at = first.expect("late implies a capture");
                     let hours = (at - due).num_minutes() as f64 / 60.0;
                     let late = if already {
                         None
                     } else {
                         Some(
-                            detect::once(
-                                store.conn(),
-                                &expected.partition,
-                                Some(Stage::Raw),
-                                Severity::Warn,
-                                Category::Freshness,
-                                cause::LATE,
-                                format!(
-                                    "{} arrived {hours:.1} h late: captured {}, due {}",
-                                    expected.partition,
-                                    at.to_rfc3339(),
-                                    due.to_rfc3339()
-                                ),
-                                details,
-                                history.first().map(|c| c.capture_id.as_str()),
-                                run,
-                            )
-                            .await?,
+                            detector
+                                .once(
+                                    store.conn(),
+                                    &expected.partition,
+                                    Some(Stage::Raw),
+                                    Severity::Warn,
+                                    Category::Freshness,
+                                    &AnomalyCause::LATE,
+                                    format!(
+                                        "{} arrived {hours:.1} h late: captured {}, due {}",
+                                        expected.partition,
+                                        at.to_rfc3339(),
+                                        due.to_rfc3339()
+                                    ),
+                                    details,
+                                    history.first().map(|c| c.capture_id.as_str()),
+                                )
+                                .await?,
                         )
                     };
                     anomalies::resolve_open(
@@ -231,7 +231,7 @@ async fn check_with(
                         domain,
                         &expected.partition,
                         Category::Schedule,
-                        cause::MISSED,
+                        AnomalyCause::MISSED.as_str(),
                         &format!(
                             "resolved automatically: arrived late at {}",
                             at.to_rfc3339()
@@ -244,7 +244,7 @@ async fn check_with(
                 _ => None,
             };
             if let Some(Recorded::Created(a)) = &recorded {
-                out.anomalies.push(detect::summary(a));
+                out.anomalies.push(AnomalySummary::opened(a));
             }
             out.expected.push(ExpectedStatus {
                 schedule: schedule.pipeline.clone(),

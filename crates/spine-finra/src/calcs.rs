@@ -27,7 +27,7 @@ use serde::Serialize;
 use spine_model::{PartitionKey, Tier};
 
 use super::parse::{FinraRow, VenueSet};
-use crate::domains::exchange_calendar::trading_days::is_friday;
+use spine_model::week::is_friday;
 
 /// Why a calculation input was refused. On error nothing is applied, so the accumulator stays
 /// consistent and the caller decides whether to continue.
@@ -534,7 +534,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::domains::finra_otc::parse::{FinraReader, Line};
+    use crate::parse::{FinraReader, Line};
 
     fn friday() -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 12, 19).unwrap()
@@ -982,11 +982,8 @@ mod tests {
                     self.pending.clear();
                     self.pos = 0;
                     if self.row == 0 {
-                        self.pending.extend_from_slice(
-                            crate::domains::finra_otc::parse::EXPECTED_HEADER
-                                .join("|")
-                                .as_bytes(),
-                        );
+                        self.pending
+                            .extend_from_slice(crate::parse::EXPECTED_HEADER.join("|").as_bytes());
                         self.pending.push(b'\n');
                     }
                     while self.pending.len() < 64 * 1024 && self.row < self.rows {

@@ -5,37 +5,33 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 use serde_json::{Value, json};
-use spine_model::{Category, PartitionKey, Severity, Stage, Tier};
-use spine_store::anomalies::{self, NewAnomaly, Recorded};
+use spine_engine::anomaly::{AnomalySummary, Detector};
+use spine_engine::{PipelineResult, RunContext};
+use spine_model::{AnomalyCause, Category, PartitionKey, Severity, Stage, Tier};
+use spine_store::anomalies::{self, NewAnomaly};
 use spine_store::{ConnectionTrait, Store, captures};
 
-use super::domain;
-use crate::domains::source::SourceError;
-use crate::pipelines::{PipelineResult, RunContext};
+use crate::domain;
 
 /// The pipeline name anomalies from this module carry.
-const PIPELINE: &str = super::INGEST;
+const PIPELINE: &str = crate::pipeline::INGEST;
 
-/// Causes: stable keys that make detection idempotent (one open anomaly per partition and cause).
+/// FINRA's own causes: stable keys that make detection idempotent (one open anomaly per
+/// partition and cause). The causes every domain shares (missed, late, source unavailable,
+/// calendar revised) are [`AnomalyCause`]'s own constants.
 pub mod cause {
-    /// The tier's source could not be fetched.
-    pub const SOURCE_UNAVAILABLE: &str = "source_unavailable";
+    use spine_model::AnomalyCause;
+
     /// Rows with trades but no shares.
-    pub const TRADES_WITHOUT_SHARES: &str = "trades_without_shares";
+    pub const TRADES_WITHOUT_SHARES: AnomalyCause = AnomalyCause::named("trades_without_shares");
     /// Average trade size outside the plausible range.
-    pub const TRADE_SIZE: &str = "avg_trade_size_out_of_range";
+    pub const TRADE_SIZE: AnomalyCause = AnomalyCause::named("avg_trade_size_out_of_range");
     /// Fewer venues than the tier's baseline.
-    pub const VENUE_COVERAGE: &str = "venue_coverage";
+    pub const VENUE_COVERAGE: AnomalyCause = AnomalyCause::named("venue_coverage");
     /// HHI computed from too few venues.
-    pub const HHI_OVERSTATED: &str = "hhi_may_overstate";
+    pub const HHI_OVERSTATED: AnomalyCause = AnomalyCause::named("hhi_may_overstate");
     /// A new capture replaced an earlier one.
-    pub const REVISION: &str = "revision";
-    /// The calendar a calc used was revised.
-    pub const CALENDAR_REVISED: &str = "calendar_revised";
-    /// An expected partition did not arrive by its due time.
-    pub const MISSED: &str = "missed";
-    /// A partition arrived after its due time.
-    pub const LATE: &str = "late";
+    pub const REVISION: AnomalyCause = AnomalyCause::named("revision");
 }
 
 /// The plausible range of average trade size (shares per trade) per row. Below 1 is impossible
@@ -58,28 +54,24 @@ impl Default for TradeSizeRange {
     }
 }
 
+fn detector<'a>(run: &'a RunContext, domain: &'a spine_model::Domain) -> Detector<'a> {
+    Detector {
+        domain,
+        pipeline: PIPELINE,
+        run,
+    }
+}
+
 fn anomaly(
     partition: Option<&PartitionKey>,
     stage: Option<Stage>,
     severity: Severity,
     category: Category,
-    cause: &str,
+    cause: &AnomalyCause,
     message: String,
     run: &RunContext,
 ) -> NewAnomaly {
-    NewAnomaly {
-        pipeline: Some(PIPELINE.to_string()),
-        partition: partition.cloned(),
-        stage,
-        execution_id: run.execution_id.clone(),
-        cause: Some(cause.to_string()),
-        ..NewAnomaly::new(domain(), severity, category, message, run.now)
-    }
-}
-
-/// A compact JSON form of a recorded anomaly for run reports.
-pub fn summary(a: &spine_store::anomalies::Anomaly) -> Value {
-    json!({"id": a.id, "severity": a.severity, "category": a.category, "message": a.message})
+    detector(run, &domain()).anomaly(partition, stage, severity, category, cause, message)
 }
 
 /// The tiers of a week that have at least one capture.
@@ -95,94 +87,6 @@ pub async fn captured_tiers<C: ConnectionTrait>(
     tiers.sort();
     tiers.dedup();
     Ok(tiers)
-}
-
-/// Missing tier: the source of a partition could not be fetched. ERROR INCOMPLETE_INPUT with the
-/// HTTP status and expected vs actual tiers; one open anomaly per partition however often the
-/// fetch is retried.
-pub async fn source_unavailable(
-    store: &Store,
-    partition: Option<&PartitionKey>,
-    source: &str,
-    error: &SourceError,
-    run: &RunContext,
-) -> PipelineResult<Recorded> {
-    let (tier, week) = (
-        partition.and_then(PartitionKey::tier),
-        partition.and_then(PartitionKey::week_ending),
-    );
-    let actual = match week {
-        Some(w) => captured_tiers(store.conn(), w).await?,
-        None => Vec::new(),
-    };
-    let missing: Vec<Tier> = Tier::ALL
-        .iter()
-        .copied()
-        .filter(|t| !actual.contains(t))
-        .collect();
-    let what = match (tier, week) {
-        (Some(t), Some(w)) => format!("{t} file for the week ending {w}"),
-        _ => "source file".to_string(),
-    };
-    let message = format!("{what} is unavailable: {error}");
-    let details = json!({
-        "source": source,
-        "error_code": error.code(),
-        "http_status": error.http_status(),
-        "retryable": error.is_retryable(),
-        "expected_tiers": Tier::ALL,
-        "actual_tiers": actual,
-        "missing_tiers": missing,
-    });
-    Ok(anomalies::record_once(
-        store.conn(),
-        NewAnomaly {
-            details: Some(details),
-            ..anomaly(
-                partition,
-                Some(Stage::Raw),
-                Severity::Error,
-                Category::IncompleteInput,
-                cause::SOURCE_UNAVAILABLE,
-                message,
-                run,
-            )
-        },
-    )
-    .await?)
-}
-
-/// A partition's capture succeeded: close what its absence had opened.
-pub async fn partition_arrived(
-    store: &Store,
-    partition: &PartitionKey,
-    capture_id: &str,
-    run: &RunContext,
-) -> PipelineResult<Vec<Value>> {
-    let note = format!(
-        "resolved automatically: capture {capture_id} ingested at {}",
-        run.now.to_rfc3339()
-    );
-    let mut resolved = Vec::new();
-    for (category, cause) in [
-        (Category::IncompleteInput, cause::SOURCE_UNAVAILABLE),
-        (Category::Schedule, cause::MISSED),
-    ] {
-        for a in anomalies::resolve_open(
-            store.conn(),
-            &domain(),
-            partition,
-            category,
-            cause,
-            &note,
-            run.now,
-        )
-        .await?
-        {
-            resolved.push(json!({"id": a.id, "resolved": true, "message": a.message}));
-        }
-    }
-    Ok(resolved)
 }
 
 /// What normalization found against the business rules.
@@ -238,7 +142,7 @@ pub async fn business_rules<C: ConnectionTrait>(
     findings: &RuleFindings,
     range: TradeSizeRange,
     run: &RunContext,
-) -> PipelineResult<(Option<spine_store::anomalies::Anomaly>, Vec<Value>)> {
+) -> PipelineResult<(Option<spine_store::anomalies::Anomaly>, Vec<AnomalySummary>)> {
     let mut recorded = Vec::new();
     let mut critical = None;
     if findings.trades_without_shares > 0 {
@@ -259,7 +163,7 @@ pub async fn business_rules<C: ConnectionTrait>(
                     Some(Stage::Normalized),
                     Severity::Critical,
                     Category::BusinessRule,
-                    cause::TRADES_WITHOUT_SHARES,
+                    &cause::TRADES_WITHOUT_SHARES,
                     format!(
                         "{} rows report trades but zero shares: capture {capture_id} is not normalized",
                         findings.trades_without_shares
@@ -269,7 +173,7 @@ pub async fn business_rules<C: ConnectionTrait>(
             },
         )
         .await?;
-        recorded.push(summary(&a));
+        recorded.push(AnomalySummary::opened(&a));
         critical = Some(a);
     }
     if findings.trade_size_outliers > 0 {
@@ -287,7 +191,7 @@ pub async fn business_rules<C: ConnectionTrait>(
                     Some(Stage::Normalized),
                     Severity::Warn,
                     Category::BusinessRule,
-                    cause::TRADE_SIZE,
+                    &cause::TRADE_SIZE,
                     format!(
                         "{} rows have an average trade size outside [{}, {}] shares per trade",
                         findings.trade_size_outliers, range.min, range.max
@@ -297,7 +201,7 @@ pub async fn business_rules<C: ConnectionTrait>(
             },
         )
         .await?;
-        recorded.push(summary(&a));
+        recorded.push(AnomalySummary::opened(&a));
     }
     Ok((critical, recorded))
 }
@@ -317,7 +221,7 @@ pub async fn revision<C: ConnectionTrait>(
     new_capture: &str,
     diff: Value,
     run: &RunContext,
-) -> PipelineResult<Value> {
+) -> PipelineResult<AnomalySummary> {
     let message = if diff["previous_symbols"] == 0 {
         // Nothing to compare with: the superseded capture never produced calcs (e.g. it was
         // refused by a business rule). Saying "N symbols added" would mislead.
@@ -342,47 +246,14 @@ pub async fn revision<C: ConnectionTrait>(
                 Some(Stage::Calc),
                 Severity::Info,
                 Category::Freshness,
-                cause::REVISION,
+                &cause::REVISION,
                 message,
                 run,
             )
         },
     )
     .await?;
-    Ok(summary(&a))
-}
-
-/// Records a WARN or INFO anomaly once per partition and cause (baseline, HHI, late, missed…).
-#[allow(clippy::too_many_arguments)]
-pub async fn once<C: ConnectionTrait>(
-    conn: &C,
-    partition: &PartitionKey,
-    stage: Option<Stage>,
-    severity: Severity,
-    category: Category,
-    cause_key: &str,
-    message: String,
-    details: Value,
-    capture_id: Option<&str>,
-    run: &RunContext,
-) -> PipelineResult<Recorded> {
-    Ok(anomalies::record_once(
-        conn,
-        NewAnomaly {
-            details: Some(details),
-            capture_id: capture_id.map(str::to_string),
-            ..anomaly(
-                Some(partition),
-                stage,
-                severity,
-                category,
-                cause_key,
-                message,
-                run,
-            )
-        },
-    )
-    .await?)
+    Ok(AnomalySummary::opened(&a))
 }
 
 /// The venue counts of the same tier over the trailing weeks, each marked eligible or not for
@@ -449,7 +320,7 @@ pub async fn venue_coverage<C: ConnectionTrait>(
     current: u32,
     history: &[spine_rules::baseline::WeekObservation],
     run: &RunContext,
-) -> PipelineResult<Vec<Value>> {
+) -> PipelineResult<Vec<AnomalySummary>> {
     use spine_rules::baseline::{
         BaselineConfig, CoverageVerdict, DEFAULT_COVERAGE_THRESHOLD, VenueBaseline,
         check_venue_coverage,
@@ -469,59 +340,54 @@ pub async fn venue_coverage<C: ConnectionTrait>(
             "resolved automatically: capture {capture_id} has {current} venues, within the baseline"
         );
         let mut resolved = Vec::new();
+        let domain = domain();
         for (category, cause_key) in [
             (Category::Completeness, cause::VENUE_COVERAGE),
             (Category::IncompleteInput, cause::HHI_OVERSTATED),
         ] {
-            for a in anomalies::resolve_open(
-                conn,
-                &domain(),
-                partition,
-                category,
-                cause_key,
-                &note,
-                run.now,
-            )
-            .await?
-            {
-                resolved.push(json!({"id": a.id, "resolved": true, "severity": a.severity, "message": a.message}));
-            }
+            resolved.extend(
+                detector(run, &domain)
+                    .resolve(conn, partition, category, &cause_key, &note)
+                    .await?,
+            );
         }
         return Ok(resolved);
     };
     let mut recorded = Vec::new();
     let details = finding.details();
-    let coverage = once(
-        conn,
-        partition,
-        Some(Stage::Calc),
-        Severity::Warn,
-        Category::Completeness,
-        cause::VENUE_COVERAGE,
-        finding.message(),
-        details.clone(),
-        Some(capture_id),
-        run,
-    )
-    .await?;
-    recorded.push(summary(coverage.anomaly()));
-    let hhi = once(
+    let domain = domain();
+    let detector = detector(run, &domain);
+    let coverage = detector
+        .once(
+            conn,
+            partition,
+            Some(Stage::Calc),
+            Severity::Warn,
+            Category::Completeness,
+            &cause::VENUE_COVERAGE,
+            finding.message(),
+            details.clone(),
+            Some(capture_id),
+        )
+        .await?;
+    recorded.push(AnomalySummary::opened(coverage.anomaly()));
+    let hhi = detector
+        .once(
         conn,
         partition,
         Some(Stage::Calc),
         Severity::Warn,
         Category::IncompleteInput,
-        cause::HHI_OVERSTATED,
+        &cause::HHI_OVERSTATED,
         format!(
             "HHI computed from {current} venues against a baseline median of {}: concentration may be overstated",
             details["baseline_p50"]
         ),
         json!({"venue_count": current, "baseline": details, "table": "finra_otc_hhi"}),
         Some(capture_id),
-        run,
     )
     .await?;
-    recorded.push(summary(hhi.anomaly()));
+    recorded.push(AnomalySummary::opened(hhi.anomaly()));
     Ok(recorded)
 }
 

@@ -30,7 +30,7 @@ use foldhash::HashMap;
 use serde::{Deserialize, Serialize, Serializer};
 use spine_model::Tier;
 
-use crate::domains::exchange_calendar::trading_days::friday_on_or_before;
+use spine_model::WeekEnding;
 
 /// FINRA's header line, field by field, in file order.
 ///
@@ -1036,13 +1036,25 @@ pub struct PublicationLags {
     pub otc_days: u32,
 }
 
+impl PublicationLags {
+    /// FINRA's lag for NMS Tier 1: two weeks after the week.
+    pub const NMS_TIER_1_DAYS: u32 = 14;
+    /// FINRA's lag for NMS Tier 2 and OTC: four weeks after the week.
+    pub const NMS_TIER_2_AND_OTC_DAYS: u32 = 28;
+
+    /// Tier 1's lag, and one lag for Tier 2 and OTC (what the CLI's two flags set).
+    pub const fn new(nms_tier_1_days: u32, nms_tier_2_and_otc_days: u32) -> PublicationLags {
+        PublicationLags {
+            nms_tier_1_days,
+            nms_tier_2_days: nms_tier_2_and_otc_days,
+            otc_days: nms_tier_2_and_otc_days,
+        }
+    }
+}
+
 impl Default for PublicationLags {
     fn default() -> Self {
-        PublicationLags {
-            nms_tier_1_days: 14,
-            nms_tier_2_days: 28,
-            otc_days: 28,
-        }
+        PublicationLags::new(Self::NMS_TIER_1_DAYS, Self::NMS_TIER_2_AND_OTC_DAYS)
     }
 }
 
@@ -1067,13 +1079,13 @@ impl PublicationLags {
 /// source provides one.
 pub fn derive_week_ending(last_update: NaiveDate, tier: Tier, lags: &PublicationLags) -> NaiveDate {
     let latest = last_update - Days::new(u64::from(lags.for_tier(tier)));
-    friday_on_or_before(latest)
+    WeekEnding::on_or_before(latest).date()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domains::exchange_calendar::trading_days::is_friday;
+    use spine_model::week::is_friday;
 
     const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
 

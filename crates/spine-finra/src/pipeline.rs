@@ -1,20 +1,24 @@
-//! The FINRA OTC Transparency pipeline: file → RAW → NORMALIZED → CALC, one transaction per
-//! stage, every capture, reject and stage recorded.
-
-mod background;
-pub mod detect;
+//! The FINRA OTC Transparency stages: file → RAW → NORMALIZED → CALC, one transaction per
+//! stage, every capture, reject and stage recorded. The engine runs the lifecycle around them
+//! (fetch, capture id, "unchanged", executions, the landing step).
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
-use spine_model::ExecutionStatus;
-use spine_model::{Domain, PartitionKey, Stage, Tier};
+use spine_engine::anomaly::AnomalySummary;
+use spine_engine::calendar as reference;
+use spine_engine::capture::FetchedInput;
+use spine_engine::domain::{
+    CaptureDetail, CapturePlan, PlannedCapture, RecomputeOutcome, RecomputeResult, StagesOutcome,
+};
+use spine_engine::{Engine, PipelineError, PipelineResult, RunContext};
+use spine_model::{IngestStatus, PartitionKey, Stage, Tier, WeekEnding};
 use spine_store::captures::{self, Capture, CaptureOutcome, NewCapture};
-use spine_store::executions::{self, NewExecution};
 use spine_store::finra_otc::{
     self as repo, CaptureCalcs, HhiRow, NormalizedRow, RawRow, SymbolSummaryRow, TierSplitRow,
     VenueShareRow, VolumePerDayRow,
@@ -24,13 +28,11 @@ use spine_store::manifest::{self, StageRecord};
 use spine_store::rejects::{self, NewReject};
 use spine_store::{ConnectionTrait, Store};
 
-use crate::domains::source::{FetchOptions, SourceLocator, fetch};
-
-use super::exchange_calendar as calendar;
-use super::{PipelineError, PipelineResult, RunContext};
-use crate::domains::exchange_calendar::trading_days::is_friday;
-use crate::domains::finra_otc::calcs::{self, WeekAccumulator, WeekCalcs};
-use crate::domains::finra_otc::parse::{
+use crate::background;
+use crate::calcs::{self, WeekAccumulator, WeekCalcs};
+use crate::detect;
+use crate::domain;
+use crate::parse::{
     FinraColumn, FinraReader, Line, ParseStats, PublicationLags, RawFields, derive_week_ending,
 };
 
@@ -50,242 +52,57 @@ const FLUSH_ROWS: usize = 20_000;
 /// Rows read back per page when a stage reads the previous stage's table.
 const PAGE_ROWS: u64 = 20_000;
 
-fn domain() -> Domain {
-    Domain::parse(Domain::FINRA_OTC).expect("a valid domain constant")
+/// How the week of a capture was determined: from the operator's `--week-ending`, or derived
+/// from the file's `lastUpdateDate` and the tier's publication lag. Kept with the capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum WeekDerivation {
+    /// The operator said which week.
+    Explicit {
+        /// The week given.
+        week_ending: NaiveDate,
+    },
+    /// Derived from the file.
+    Derived {
+        /// The week derived.
+        week_ending: NaiveDate,
+        /// The file's `lastUpdateDate` (first valid row).
+        last_update_date: NaiveDate,
+        /// The tier's publication lag used.
+        publication_lag_days: u32,
+        /// The rule, in words.
+        rule: &'static str,
+    },
 }
 
-/// What the caller asks to ingest.
-#[derive(Debug, Clone)]
-pub struct IngestRequest {
-    /// Where the bytes are (already fetched to a local file).
-    pub path: std::path::PathBuf,
-    /// How the source is named in the capture (path or URL).
-    pub locator: String,
-    /// SHA-256 of the bytes.
-    pub content_hash: String,
-    /// The tier the user says the file holds; must agree with the file.
-    pub tier: Option<Tier>,
-    /// The week the user says the file covers; must be a Friday not after `lastUpdateDate`.
-    pub week_ending: Option<NaiveDate>,
-    /// Publication lags used to derive the week when it is not given.
-    pub lags: PublicationLags,
-    /// The run's clock, execution and progress.
-    pub run: RunContext,
-}
-
-impl IngestRequest {
-    /// A request for a local file: reads it once to hash it (the capture id needs the hash
-    /// before parsing) and names it by its path. What library callers and tests want when the
-    /// bytes are already on disk; `ingest_source` does the same after fetching.
-    pub fn local_file(
-        path: &std::path::Path,
-        tier: Option<Tier>,
-        week_ending: Option<NaiveDate>,
-        run: RunContext,
-    ) -> PipelineResult<IngestRequest> {
-        let bytes = std::fs::read(path).map_err(|source| PipelineError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Ok(IngestRequest {
-            path: path.to_path_buf(),
-            locator: path.display().to_string(),
-            content_hash: spine_model::capture::content_hash(&bytes),
-            tier,
-            week_ending,
-            lags: PublicationLags::default(),
-            run,
-        })
+impl WeekDerivation {
+    /// `explicit` or `derived`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            WeekDerivation::Explicit { .. } => "explicit",
+            WeekDerivation::Derived { .. } => "derived",
+        }
     }
 }
 
-/// What one ingestion did (printed by `spine ingest`).
+/// What a FINRA capture is, beyond what every capture reports.
 #[derive(Debug, Clone, Serialize)]
-pub struct IngestReport {
-    /// The capture (new, or the existing one when unchanged).
-    pub capture_id: String,
-    /// Always `finra.otc_transparency`.
-    pub domain: String,
-    /// The tier-week partition, canonical JSON.
-    pub partition_key: String,
+pub struct FinraDetail {
     /// The tier.
     pub tier: Tier,
     /// The week covered.
     pub week_ending: NaiveDate,
-    /// Data lines read.
-    pub rows_read: i64,
-    /// Lines accepted.
-    pub rows_accepted: i64,
-    /// Lines rejected (each has a `core_rejects` row).
-    pub rows_rejected: i64,
-    /// Rejects per reason code.
-    pub rejects_by_reason: std::collections::BTreeMap<String, u64>,
-    /// `ingested`, `unchanged`, `revised` or `failed`.
-    pub status: &'static str,
-    /// The capture this one supersedes, for a revision.
-    pub supersedes: Option<String>,
-    /// The furthest stage reached.
-    pub stage: Option<Stage>,
     /// How the week was determined.
-    pub week_derivation: serde_json::Value,
-    /// Anomalies recorded by this run.
-    pub anomalies: Vec<serde_json::Value>,
-    /// Notes for the operator (e.g. a calc that could not run).
-    pub notes: Vec<String>,
+    pub week_derivation: WeekDerivation,
 }
 
-/// What the caller asks to ingest, before fetching: a path or a URL.
-#[derive(Debug, Clone)]
-pub struct SourceRequest {
-    /// A path or an http(s) URL.
-    pub source: String,
-    /// The tier the user says the file holds.
-    pub tier: Option<Tier>,
-    /// The week the user says the file covers.
-    pub week_ending: Option<NaiveDate>,
-    /// Publication lags used to derive the week.
-    pub lags: PublicationLags,
-    /// Fetch timeouts and limits.
-    pub fetch: FetchOptions,
-    /// What started the run (`cli`, `demo`, `retry`, …).
-    pub trigger: String,
-    /// The run's clock and progress (its execution is created here).
-    pub run: RunContext,
-}
+impl CaptureDetail for FinraDetail {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a FINRA detail serializes")
+    }
 
-/// Fetches a source and ingests it, recording the run in `core_executions`: a fetch or pipeline
-/// failure leaves a FAILED execution with the typed cause, never a half-written capture.
-pub async fn ingest_source(store: &Store, mut req: SourceRequest) -> PipelineResult<IngestReport> {
-    let locator = SourceLocator::parse(&req.source).map_err(|error| PipelineError::Source {
-        error: Box::new(error),
-        execution_id: None,
-    })?;
-    let partition = match (req.week_ending, req.tier) {
-        (Some(w), Some(t)) => Some(PartitionKey::week_tier(w, t)),
-        _ => None,
-    };
-    let execution = executions::start(
-        store.conn(),
-        NewExecution {
-            pipeline: INGEST.to_string(),
-            domain: domain(),
-            partition: partition.clone(),
-            params: Some(json!({
-                "source": locator.to_string(),
-                "tier": req.tier,
-                "week_ending": req.week_ending,
-            })),
-            trigger_source: req.trigger.clone(),
-            work_item_id: None,
-            started_at: req.run.now,
-        },
-    )
-    .await?;
-    let execution_id = execution.execution_id.clone();
-    req.run.execution_id = Some(execution_id.clone());
-    // Calcs a calendar correction left stale are recomputed on the next run.
-    let healed = recompute_stale(store, &req.run).await?;
-    let fail = |error: String| {
-        executions::finish(
-            store.conn(),
-            &execution_id,
-            ExecutionStatus::Failed,
-            None,
-            Some(error),
-            req.run.now,
-        )
-    };
-    let fetched = match fetch(&locator, &req.fetch).await {
-        Ok(f) => f,
-        Err(error) => {
-            fail(format!("{}: {error}", error.code())).await?;
-            // Tracked against its partition when the caller named it; without a partition an
-            // anomaly could only be domain-wide and would block every week. The FAILED execution
-            // carries the typed cause either way, and the schedule check flags the partition if
-            // it stays absent.
-            if let Some(partition) = &partition {
-                detect::source_unavailable(
-                    store,
-                    Some(partition),
-                    &locator.to_string(),
-                    &error,
-                    &req.run,
-                )
-                .await?;
-            }
-            return Err(PipelineError::Source {
-                error: Box::new(error),
-                execution_id: Some(execution_id),
-            });
-        }
-    };
-    let result = ingest(
-        store,
-        IngestRequest {
-            path: fetched.path().to_path_buf(),
-            locator: locator.to_string(),
-            content_hash: fetched.sha256().to_string(),
-            tier: req.tier,
-            week_ending: req.week_ending,
-            lags: req.lags,
-            run: req.run.clone(),
-        },
-    )
-    .await;
-    req.run.progress.finish();
-    match result {
-        Ok(mut report) if report.status == "failed" => {
-            fail(report.notes.join("; ")).await?;
-            // The refused capture is now the partition's latest: verdicts that judged the
-            // previous one no longer hold.
-            let key = PartitionKey::parse(&report.partition_key)?;
-            for cert in
-                super::readiness::recertify_related(store, &domain(), &key, &req.run).await?
-            {
-                report.notes.push(format!(
-                    "re-evaluated readiness of {} for {}: {}",
-                    cert.partition_key, cert.ready_for, cert.status
-                ));
-            }
-            Ok(report)
-        }
-        Ok(mut report) => {
-            if report.status != "unchanged" {
-                let key = PartitionKey::parse(&report.partition_key)?;
-                for cert in
-                    super::readiness::recertify_related(store, &domain(), &key, &req.run).await?
-                {
-                    report.notes.push(format!(
-                        "re-evaluated readiness of {} for {}: {}",
-                        cert.partition_key, cert.ready_for, cert.status
-                    ));
-                }
-            }
-            if !healed.is_empty() {
-                let weeks: Vec<String> = healed
-                    .iter()
-                    .filter_map(|h| h["week_ending"].as_str().map(str::to_string))
-                    .collect();
-                report.notes.push(format!(
-                    "recomputed calcs left stale by a calendar correction first, for the weeks ending {}",
-                    weeks.join(", ")
-                ));
-            }
-            executions::finish(
-                store.conn(),
-                &execution_id,
-                ExecutionStatus::Completed,
-                Some(report.rows_read),
-                None,
-                req.run.now,
-            )
-            .await?;
-            Ok(report)
-        }
-        Err(e) => {
-            fail(e.to_string()).await?;
-            Err(e)
-        }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -319,13 +136,17 @@ fn identify(path: &Path) -> PipelineResult<Option<FileIdentity>> {
     Ok(None)
 }
 
-/// Decides the partition from the file and the user's flags; a contradiction is an error.
+/// Decides the partition from the file and the operator's flags (`hint`); a contradiction is an
+/// error.
 fn resolve_partition(
-    req: &IngestRequest,
+    path: &Path,
+    hint_tier: Option<Tier>,
+    hint_week: Option<NaiveDate>,
+    lags: &PublicationLags,
     identity: Option<&FileIdentity>,
-) -> PipelineResult<(Tier, NaiveDate, serde_json::Value)> {
-    let file = req.path.display();
-    let tier = match (req.tier, identity) {
+) -> PipelineResult<(Tier, NaiveDate, WeekDerivation)> {
+    let file = path.display();
+    let tier = match (hint_tier, identity) {
         (Some(flag), Some(id)) if flag != id.tier => {
             return Err(PipelineError::Input(format!(
                 "--tier {flag} contradicts {file}: its rows are tier {} (first valid row at line {})",
@@ -340,12 +161,9 @@ fn resolve_partition(
             )));
         }
     };
-    if let Some(week) = req.week_ending {
-        if !is_friday(week) {
-            return Err(PipelineError::Input(format!(
-                "--week-ending {week} is a {}, not a Friday (weeks end on Friday)",
-                week.format("%A")
-            )));
+    if let Some(week) = hint_week {
+        if let Err(e) = WeekEnding::new(week) {
+            return Err(PipelineError::Input(format!("--week-ending {e}")));
         }
         if let Some(id) = identity
             && id.last_update < week
@@ -355,28 +173,23 @@ fn resolve_partition(
                 id.last_update, id.line
             )));
         }
-        return Ok((
-            tier,
-            week,
-            json!({"method": "explicit", "week_ending": week}),
-        ));
+        return Ok((tier, week, WeekDerivation::Explicit { week_ending: week }));
     }
     let Some(id) = identity else {
         return Err(PipelineError::Input(format!(
             "{file} has no valid row to derive the week from; pass --week-ending"
         )));
     };
-    let week = derive_week_ending(id.last_update, tier, &req.lags);
+    let week = derive_week_ending(id.last_update, tier, lags);
     Ok((
         tier,
         week,
-        json!({
-            "method": "derived",
-            "week_ending": week,
-            "last_update_date": id.last_update,
-            "publication_lag_days": req.lags.for_tier(tier),
-            "rule": "the latest Friday F with F + publication lag <= lastUpdateDate",
-        }),
+        WeekDerivation::Derived {
+            week_ending: week,
+            last_update_date: id.last_update,
+            publication_lag_days: lags.for_tier(tier),
+            rule: "the latest Friday F with F + publication lag <= lastUpdateDate",
+        },
     ))
 }
 
@@ -536,74 +349,84 @@ impl LineDigest {
     }
 }
 
-/// Ingests one FINRA file: every stage, each in its own transaction.
-pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestReport> {
-    let identity = identify(&req.path)?;
-    let (tier, week_ending, derivation) = resolve_partition(&req, identity.as_ref())?;
-    let partition = PartitionKey::week_tier(week_ending, tier);
+/// Reads the file far enough to say which partition it is: its first valid row's tier and
+/// `lastUpdateDate`, checked against the operator's `--tier` / `--week-ending` (`hint`).
+pub fn plan(
+    input: &FetchedInput,
+    hint: &PartitionKey,
+    lags: &PublicationLags,
+) -> PipelineResult<CapturePlan> {
+    let path = input.file()?;
+    let hint_tier = match hint.get(PartitionKey::TIER) {
+        Some(t) => Some(t.parse::<Tier>()?),
+        None => None,
+    };
+    let hint_week = match hint.get(PartitionKey::WEEK_ENDING) {
+        Some(w) => Some(NaiveDate::parse_from_str(w, "%Y-%m-%d").map_err(|_| {
+            PipelineError::Input(format!("--week-ending `{w}` is not a date (YYYY-MM-DD)"))
+        })?),
+        None => None,
+    };
+    let identity = identify(path)?;
+    let (tier, week_ending, derivation) =
+        resolve_partition(path, hint_tier, hint_week, lags, identity.as_ref())?;
+    Ok(CapturePlan {
+        partition: PartitionKey::week_tier(week_ending, tier),
+        source_last_update: identity.as_ref().map(|i| i.last_update),
+        metadata: Some(json!({"week_derivation": derivation})),
+        detail: Some(Arc::new(FinraDetail {
+            tier,
+            week_ending,
+            week_derivation: derivation,
+        })),
+    })
+}
+
+/// Captures one FINRA file: every stage, each in its own transaction. A capture refused by a
+/// blocking business rule is an outcome with status `Failed` (its RAW stays, as evidence).
+pub async fn capture(
+    engine: &Engine,
+    planned: &PlannedCapture,
+    input: &FetchedInput,
+    run: &RunContext,
+) -> PipelineResult<StagesOutcome> {
+    let store = engine.store();
+    let path = input.file()?;
+    let partition = planned.plan.partition.clone();
+    let (_, tier, _) = split_partition(&partition, &planned.capture_id)?;
+    let capture_id = planned.capture_id.clone();
     let new_capture = NewCapture {
         domain: domain(),
         partition: partition.clone(),
-        content_hash: req.content_hash.clone(),
-        source_locator: req.locator.clone(),
-        source_last_update: identity.as_ref().map(|i| i.last_update),
-        captured_at: req.run.now,
+        content_hash: input.content_hash.clone(),
+        source_locator: input.locator.clone(),
+        source_last_update: planned.plan.source_last_update,
+        captured_at: run.now,
         rows_read: 0,
         rows_accepted: 0,
         rows_rejected: 0,
-        metadata: Some(json!({"week_derivation": derivation})),
+        metadata: planned.plan.metadata.clone(),
     };
-    let capture_id = new_capture.capture_id();
-    let mut report = IngestReport {
-        capture_id: capture_id.clone(),
-        domain: Domain::FINRA_OTC.to_string(),
-        partition_key: partition.canonical(),
-        tier,
-        week_ending,
-        rows_read: 0,
-        rows_accepted: 0,
-        rows_rejected: 0,
-        rejects_by_reason: Default::default(),
-        status: "ingested",
-        supersedes: None,
-        stage: None,
-        week_derivation: derivation,
-        anomalies: Vec::new(),
-        notes: Vec::new(),
-    };
-
-    if let Some(existing) = captures::get(store.conn(), &capture_id).await? {
-        let stages = manifest::stages(store.conn(), &domain(), &partition).await?;
-        report.status = "unchanged";
-        report.rows_read = existing.rows_read;
-        report.rows_accepted = existing.rows_accepted;
-        report.rows_rejected = existing.rows_rejected;
-        report.supersedes = existing.supersedes_capture_id.clone();
-        report.stage = manifest::furthest_stage(&stages, &capture_id);
-        report.notes.push(format!(
-            "identical bytes were captured at {}: nothing to do",
-            existing.captured_at.to_rfc3339()
-        ));
-        return Ok(report);
-    }
+    let mut report = StagesOutcome::new(IngestStatus::Ingested);
+    report.detail = planned.plan.detail.clone();
 
     // RAW: accepted lines, rejects and the capture row, atomically. The file is parsed on its
     // own thread while this transaction stores the previous batch.
     let txn = store.begin().await?;
-    let reader = open(&req.path)?;
-    req.run.progress.phase("RAW");
+    let reader = open(path)?;
+    run.progress.phase("RAW");
     let rejects_ctx = RejectContext {
         partition: partition.clone(),
         capture_id: capture_id.clone(),
-        locator: req.locator.clone(),
-        execution_id: req.run.execution_id.clone(),
-        now: req.run.now,
+        locator: input.locator.clone(),
+        execution_id: run.execution_id.clone(),
+        now: run.now,
     };
     let mut parser = background::spawn(move |out| parse_raw(reader, tier, &rejects_ctx, out));
     while let Some(batch) = parser.next().await {
         match batch {
             RawBatch::Accepted(rows) => {
-                req.run.progress.inc(rows.len() as u64);
+                run.progress.inc(rows.len() as u64);
                 repo::insert_raw(&txn, &capture_id, rows).await?;
             }
             RawBatch::Rejected(rows) => {
@@ -640,7 +463,7 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
     )
     .await?;
     if let CaptureOutcome::Revision { previous, .. } = &outcome {
-        report.status = "revised";
+        report.status = IngestStatus::Revised;
         report.supersedes = Some(previous.capture_id.clone());
     }
     record_stage(
@@ -649,41 +472,31 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
         Stage::Raw,
         &capture_id,
         report.rows_accepted,
-        &req.run,
+        run,
     )
     .await?;
     txn.commit().await?;
     report.stage = Some(Stage::Raw);
 
     let capture = outcome.capture().clone();
-    report
-        .anomalies
-        .extend(detect::partition_arrived(store, &partition, &capture_id, &req.run).await?);
-    // Was it expected earlier? A late arrival is detected the moment it lands.
-    // A broken schedule must not stop data from flowing: say so and carry on.
-    match super::schedules::check(store, &domain(), week_ending, week_ending, &req.run).await {
-        Ok(checked) => report.anomalies.extend(checked.anomalies),
-        Err(e) => report.notes.push(format!("schedule check skipped: {e}")),
-    }
-    let source = NormalizeSource::File {
-        path: &req.path,
-        stored,
-    };
-    let normalized = match normalize_from(store, &capture, source, &req.run).await {
+    let source = NormalizeSource::File { path, stored };
+    let normalized = match normalize_from(store, &capture, source, run).await {
         Ok(n) => n,
         Err(PipelineError::BusinessRule {
             message,
             anomaly_id,
             ..
         }) => {
-            req.run.progress.finish();
-            report.status = "failed";
-            report.anomalies.push(json!({
-                "id": anomaly_id,
-                "severity": "CRITICAL",
-                "category": "BUSINESS_RULE",
-                "message": message,
-            }));
+            run.progress.finish();
+            report.status = IngestStatus::Failed;
+            if let Some(a) = spine_store::anomalies::get(store.conn(), anomaly_id)
+                .await
+                .ok()
+            {
+                report.anomalies.push(AnomalySummary::opened(&a));
+            } else {
+                report.notes.push(message);
+            }
             report.notes.push(
                 "NORMALIZED failed on a blocking business rule: nothing downstream was computed \
                  from this capture"
@@ -695,11 +508,11 @@ pub async fn ingest(store: &Store, req: IngestRequest) -> PipelineResult<IngestR
     };
     report.anomalies.extend(normalized.anomalies);
     report.stage = Some(Stage::Normalized);
-    let outcome = calc(store, &capture, Some(normalized.calcs), &req.run).await?;
+    let outcome = calc(store, &capture, Some(normalized.calcs), run).await?;
     report.anomalies.extend(outcome.anomalies);
     let notes = outcome.notes;
     report.notes.extend(outcome.remarks);
-    req.run.progress.finish();
+    run.progress.finish();
     if notes.is_empty() {
         report.stage = Some(Stage::Calc);
     }
@@ -736,13 +549,19 @@ async fn record_stage<C: ConnectionTrait>(
 fn capture_partition(capture: &Capture) -> PipelineResult<(PartitionKey, Tier, NaiveDate)> {
     let partition =
         PartitionKey::parse(&capture.partition_key).map_err(|e| PipelineError::Store(e.into()))?;
+    split_partition(&partition, &capture.capture_id)
+}
+
+fn split_partition(
+    partition: &PartitionKey,
+    capture_id: &str,
+) -> PipelineResult<(PartitionKey, Tier, NaiveDate)> {
     let (Some(tier), Some(week)) = (partition.tier(), partition.week_ending()) else {
         return Err(PipelineError::Input(format!(
-            "capture {} has partition {} without a tier and week",
-            capture.capture_id, capture.partition_key
+            "capture {capture_id} has partition {partition} without a tier and week"
         )));
     };
-    Ok((partition, tier, week))
+    Ok((partition.clone(), tier, week))
 }
 
 /// NORMALIZED: reads the capture's RAW rows page by page, writes typed rows, and accumulates the
@@ -940,20 +759,24 @@ async fn normalize_from(
         cleared.push(detect::cause::TRADE_SIZE);
     }
     let mut resolved = Vec::new();
+    let domain = domain();
+    let detector = spine_engine::anomaly::Detector {
+        domain: &domain,
+        pipeline: INGEST,
+        run,
+    };
     for cause_key in cleared {
-        for a in spine_store::anomalies::resolve_open(
-            &txn,
-            &domain(),
-            &partition,
-            spine_model::Category::BusinessRule,
-            cause_key,
-            &note,
-            run.now,
-        )
-        .await?
-        {
-            resolved.push(serde_json::json!({"id": a.id, "resolved": true, "severity": a.severity, "message": a.message}));
-        }
+        resolved.extend(
+            detector
+                .resolve(
+                    &txn,
+                    &partition,
+                    spine_model::Category::BusinessRule,
+                    &cause_key,
+                    &note,
+                )
+                .await?,
+        );
     }
     // Warnings are recorded with the stage, atomically.
     let (_, warnings) =
@@ -981,8 +804,8 @@ async fn normalize_from(
 pub struct Normalized {
     /// The calcs accumulated while normalizing, for CALC.
     pub calcs: WeekCalcs,
-    /// Anomalies recorded (business-rule warnings).
-    pub anomalies: Vec<serde_json::Value>,
+    /// Anomalies recorded (business-rule warnings) or resolved.
+    pub anomalies: Vec<AnomalySummary>,
 }
 
 /// A stored RAW line split into its fields, with its typed quantities and date.
@@ -1052,7 +875,7 @@ pub async fn calc(
     let mut notes = Vec::new();
     let mut recorded = Vec::new();
     // Facts read before the transaction (SQLite has one connection; the transaction holds it).
-    let calendar_input = calendar::trading_days_for_week(store.conn(), week).await?;
+    let calendar_input = reference::trading_days_for_week(store.conn(), week).await?;
     let history = detect::venue_history(store, tier, week, 12).await?;
     let revision = match &capture.supersedes_capture_id {
         Some(previous) => {
@@ -1095,7 +918,7 @@ pub async fn calc(
         )
         .await?
         .iter()
-        .any(|a| a.cause.as_deref() == Some(detect::cause::REVISION)),
+        .any(|a| a.cause.as_deref() == Some(detect::cause::REVISION.as_str())),
         None => true,
     };
 
@@ -1108,25 +931,9 @@ pub async fn calc(
         // Rows are built as the store consumes them, one statement's worth at a time, never
         // every table's rows at once.
         CaptureCalcs {
-            summary: week_calcs
-                .symbol_summaries
-                .iter()
-                .map(|s| SymbolSummaryRow {
-                    symbol: s.symbol.clone(),
-                    total_shares: s.total_shares,
-                    total_trades: s.total_trades,
-                    venue_count: s.venue_count as i32,
-                }),
-            venue_share: week_calcs.venue_shares.iter().map(|v| VenueShareRow {
-                mpid: v.mpid.clone(),
-                shares: v.shares,
-                share: v.share,
-            }),
-            hhi: week_calcs.concentrations.iter().map(|c| HhiRow {
-                symbol: c.symbol.clone(),
-                hhi: c.hhi,
-                venue_count: c.venue_count as i32,
-            }),
+            summary: week_calcs.symbol_summaries.iter().map(summary_row),
+            venue_share: week_calcs.venue_shares.iter().map(venue_share_row),
+            hhi: week_calcs.concentrations.iter().map(hhi_row),
         },
     )
     .await?;
@@ -1150,31 +957,34 @@ pub async fn calc(
                     calc_table: VOLUME_PER_DAY_TABLE.to_string(),
                     calc_partition: partition.clone(),
                     calc_capture_id: capture.capture_id.clone(),
-                    input_domain: calendar::domain(),
-                    input_table: Some(calendar::TRADING_DAYS_TABLE.to_string()),
+                    input_domain: reference::domain(),
+                    input_table: Some(reference::TRADING_DAYS_TABLE.to_string()),
                     input_partition: input.partition.clone(),
                     input_capture_id: input.capture_id.clone(),
                     recorded_at: now,
                 },
             )
             .await?;
-            for a in spine_store::anomalies::resolve_open(
-                &txn,
-                &domain(),
-                &partition,
-                spine_model::Category::Dependency,
-                detect::cause::CALENDAR_REVISED,
-                &format!(
-                    "resolved automatically: recomputed with calendar capture {} at {}",
-                    input.capture_id,
-                    now.to_rfc3339()
-                ),
-                now,
-            )
-            .await?
-            {
-                recorded.push(serde_json::json!({"id": a.id, "resolved": true, "message": a.message}));
-            }
+            let domain = domain();
+            recorded.extend(
+                spine_engine::anomaly::Detector {
+                    domain: &domain,
+                    pipeline: INGEST,
+                    run,
+                }
+                .resolve(
+                    &txn,
+                    &partition,
+                    spine_model::Category::Dependency,
+                    &spine_model::AnomalyCause::CALENDAR_REVISED,
+                    &format!(
+                        "resolved automatically: recomputed with calendar capture {} at {}",
+                        input.capture_id,
+                        now.to_rfc3339()
+                    ),
+                )
+                .await?,
+            );
             record_stage(
                 &txn,
                 &partition,
@@ -1221,6 +1031,33 @@ pub async fn calc(
     })
 }
 
+// Named functions rather than closures: a closure over a borrowed row is not general over the
+// borrow's lifetime, which the `Send` future of an async trait method needs.
+fn summary_row(s: &calcs::SymbolSummary) -> SymbolSummaryRow {
+    SymbolSummaryRow {
+        symbol: s.symbol.clone(),
+        total_shares: s.total_shares,
+        total_trades: s.total_trades,
+        venue_count: s.venue_count as i32,
+    }
+}
+
+fn venue_share_row(v: &calcs::VenueShare) -> VenueShareRow {
+    VenueShareRow {
+        mpid: v.mpid.clone(),
+        shares: v.shares,
+        share: v.share,
+    }
+}
+
+fn hhi_row(c: &calcs::SymbolConcentration) -> HhiRow {
+    HhiRow {
+        symbol: c.symbol.clone(),
+        hhi: c.hhi,
+        venue_count: c.venue_count as i32,
+    }
+}
+
 /// What CALC did: notes for the operator (empty when every calc was computed and the stage
 /// recorded) and the anomalies it recorded.
 #[derive(Debug, Default)]
@@ -1230,32 +1067,34 @@ pub struct CalcOutcome {
     /// Things worth saying that do not make this capture's CALC incomplete (e.g. the week's
     /// tier split was left as it was because another tier has no calcs).
     pub remarks: Vec<String>,
-    /// Anomalies recorded by CALC's detections.
-    pub anomalies: Vec<serde_json::Value>,
+    /// Anomalies recorded or resolved by CALC's detections.
+    pub anomalies: Vec<AnomalySummary>,
+}
+
+/// The calc dependencies of this domain: volume per trading day needs the exchange calendar.
+pub fn dependencies() -> Vec<NewDependency> {
+    vec![NewDependency {
+        calc_domain: domain(),
+        calc_pipeline: CALC.to_string(),
+        calc_table: Some(VOLUME_PER_DAY_TABLE.to_string()),
+        depends_on_domain: reference::domain(),
+        depends_on_table: reference::TRADING_DAYS_TABLE.to_string(),
+        dependency_type: spine_model::DependencyType::Required,
+        description: Some(
+            "shares per trading day divide weekly volume by the exchange's trading days that week"
+                .to_string(),
+        ),
+    }]
 }
 
 /// Declares the calc dependencies of this domain (idempotent).
-pub async fn register_dependencies<C: ConnectionTrait>(
+async fn register_dependencies<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
 ) -> PipelineResult<()> {
-    lineage::register_dependency(
-        conn,
-        NewDependency {
-            calc_domain: domain(),
-            calc_pipeline: CALC.to_string(),
-            calc_table: Some(VOLUME_PER_DAY_TABLE.to_string()),
-            depends_on_domain: calendar::domain(),
-            depends_on_table: calendar::TRADING_DAYS_TABLE.to_string(),
-            dependency_type: spine_model::DependencyType::Required,
-            description: Some(
-                "shares per trading day divide weekly volume by the exchange's trading days that week"
-                    .to_string(),
-            ),
-        },
-        now,
-    )
-    .await?;
+    for dep in dependencies() {
+        lineage::register_dependency(conn, dep, now).await?;
+    }
     Ok(())
 }
 
@@ -1334,64 +1173,51 @@ pub async fn resolve_capture(
     }
 }
 
-/// Recomputes the calcs of the latest capture of every tier of a week from their NORMALIZED
-/// rows (after a calendar correction, say). Captures that never reached NORMALIZED are skipped:
-/// there is nothing trustworthy to recompute from.
+/// Recomputes the calcs of the latest capture of every tier `partition` covers (a week, or one
+/// tier of it) from their NORMALIZED rows (after a calendar correction, say). Captures that
+/// never reached NORMALIZED are skipped: there is nothing trustworthy to recompute from.
 pub async fn recompute(
     store: &Store,
-    week: NaiveDate,
+    partition: &PartitionKey,
     run: &RunContext,
-) -> PipelineResult<Vec<serde_json::Value>> {
+) -> PipelineResult<Vec<RecomputeResult>> {
+    let Some(week) = partition.week_ending() else {
+        return Err(PipelineError::Input(format!(
+            "{partition} names no week: recompute works on a week or one tier of it"
+        )));
+    };
     let mut out = Vec::new();
     for tier in Tier::ALL {
-        let partition = PartitionKey::week_tier(week, *tier);
-        let Some(capture) = captures::latest(store.conn(), &domain(), &partition).await? else {
+        let key = PartitionKey::week_tier(week, *tier);
+        if !partition.covers(&key) {
+            continue;
+        }
+        let Some(capture) = captures::latest(store.conn(), &domain(), &key).await? else {
             continue;
         };
-        let stages = manifest::stages(store.conn(), &domain(), &partition).await?;
+        let stages = manifest::stages(store.conn(), &domain(), &key).await?;
         if manifest::furthest_stage(&stages, &capture.capture_id) < Some(Stage::Normalized) {
-            out.push(json!({"tier": tier, "capture_id": capture.capture_id, "skipped": "never normalized"}));
+            out.push(RecomputeResult {
+                partition_key: key.canonical(),
+                capture_id: capture.capture_id,
+                outcome: RecomputeOutcome::NeverNormalized,
+                notes: Vec::new(),
+                anomalies: Vec::new(),
+            });
             continue;
         }
         let outcome = calc(store, &capture, None, run).await?;
-        out.push(json!({
-            "tier": tier,
-            "capture_id": capture.capture_id,
-            "complete": outcome.notes.is_empty(),
-            "notes": outcome.notes,
-            "anomalies": outcome.anomalies,
-        }));
-    }
-    Ok(out)
-}
-
-/// Recomputes every week whose calcs a calendar correction made stale (the open DEPENDENCY
-/// anomalies say which): how stale calcs heal "on the next run" without an operator.
-pub async fn recompute_stale(
-    store: &Store,
-    run: &RunContext,
-) -> PipelineResult<Vec<serde_json::Value>> {
-    let filter = spine_store::anomalies::AnomalyFilter {
-        domain: Some(domain()),
-        category: Some(spine_model::Category::Dependency),
-        unresolved_only: true,
-        ..Default::default()
-    };
-    let mut weeks: Vec<NaiveDate> = spine_store::anomalies::list(store.conn(), &filter)
-        .await?
-        .into_iter()
-        .filter(|a| a.cause.as_deref() == Some(detect::cause::CALENDAR_REVISED))
-        .filter_map(|a| {
-            PartitionKey::parse(a.partition_key.as_deref()?)
-                .ok()?
-                .week_ending()
-        })
-        .collect();
-    weeks.sort();
-    weeks.dedup();
-    let mut out = Vec::new();
-    for week in weeks {
-        out.push(json!({"week_ending": week, "recomputed": recompute(store, week, run).await?}));
+        out.push(RecomputeResult {
+            partition_key: key.canonical(),
+            capture_id: capture.capture_id,
+            outcome: if outcome.notes.is_empty() {
+                RecomputeOutcome::Recomputed
+            } else {
+                RecomputeOutcome::Incomplete
+            },
+            notes: outcome.notes,
+            anomalies: outcome.anomalies,
+        });
     }
     Ok(out)
 }

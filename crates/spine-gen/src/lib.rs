@@ -691,11 +691,9 @@ impl GenConfig {
 }
 
 fn check_friday(date: NaiveDate) -> Result<(), GenError> {
-    if date.weekday() == Weekday::Fri {
-        Ok(())
-    } else {
-        Err(GenError::NotAFriday(date, date.weekday()))
-    }
+    spine_model::WeekEnding::new(date)
+        .map(|_| ())
+        .map_err(|_| GenError::NotAFriday(date, date.weekday()))
 }
 
 fn check_mpids(mpids: usize) -> Result<(), GenError> {

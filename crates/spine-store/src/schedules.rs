@@ -116,6 +116,48 @@ pub async fn upsert<C: ConnectionTrait>(
         })
 }
 
+/// Declares a schedule only when (domain, pipeline) has none: how a domain seeds its expected
+/// schedules without undoing an operator's changes to them (a changed delay, a deactivation).
+/// Returns whether it was inserted.
+pub async fn insert_if_absent<C: ConnectionTrait>(
+    conn: &C,
+    s: NewSchedule,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    if get(conn, &s.domain, &s.pipeline).await?.is_some() {
+        return Ok(false);
+    }
+    let model = core_expected_schedules::ActiveModel {
+        domain: Set(s.domain.to_string()),
+        pipeline: Set(s.pipeline.clone()),
+        schedule_type: Set(s.schedule_type.to_string()),
+        cron_expression: Set(s.cron_expression),
+        partition_template: Set(s.partition_template),
+        partition_values: Set(s.partition_values),
+        expected_delay_hours: Set(s.expected_delay_hours),
+        preliminary_hours: Set(s.preliminary_hours),
+        description: Set(s.description),
+        is_active: Set(s.is_active),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    // Two processes seeding at once: the loser's insert is a no-op, not an error.
+    let inserted = Entity::insert(model)
+        .on_conflict(
+            OnConflict::columns([Column::Domain, Column::Pipeline])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await;
+    match inserted {
+        Ok(n) => Ok(n > 0),
+        Err(sea_orm::DbErr::RecordNotInserted) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One schedule by (domain, pipeline).
 pub async fn get<C: ConnectionTrait>(
     conn: &C,

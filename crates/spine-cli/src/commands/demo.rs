@@ -4,16 +4,16 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use spine_engine::Clock;
+use spine_engine::readiness::certify;
+use spine_finra::parse::PublicationLags;
+use spine_gen::{GenConfig, generate};
 use spine_model::{Domain, PartitionKey, ReadyFor};
-use spine_rules::BlockingPolicy;
 
 use crate::cli::{DemoArgs, FinraIngestArgs};
-use crate::clock::Clock;
 use crate::commands::ingest::ingest_finra;
 use crate::commands::{Context, status};
-use crate::domains::finra_otc::generate::{GenConfig, generate};
 use crate::output::{Format, Table, emit};
-use crate::pipelines::readiness::certify;
 
 /// Runs `spine demo`.
 pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -29,7 +29,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let db_path = args.dir.join("spine.db");
     let mut demo_ctx = ctx.clone();
     demo_ctx.global.database_url = format!("sqlite://{}?mode=rwc", db_path.display());
-    let store = demo_ctx.open_store().await?;
+    let engine = demo_ctx.open_engine().await?;
 
     // Files are ingested in publication order.
     files.sort_by_key(|f| (f.last_update, f.tier));
@@ -55,13 +55,13 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         file_ctx.clock = Clock::fixed(published.min(ctx.clock.now()));
         let report = ingest_finra(
             &file_ctx,
-            &store,
+            &engine,
             &FinraIngestArgs {
                 file: f.path.display().to_string(),
                 tier: Some(f.tier),
                 week_ending: Some(f.week_ending),
-                lag_tier1_days: 14,
-                lag_tier2_otc_days: 28,
+                lag_tier1_days: PublicationLags::NMS_TIER_1_DAYS,
+                lag_tier2_otc_days: PublicationLags::NMS_TIER_2_AND_OTC_DAYS,
             },
         )
         .await?;
@@ -92,11 +92,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut certifications = Vec::new();
     for week in &weeks {
         let cert = certify(
-            &store,
+            &engine,
             &domain,
             &PartitionKey::week(*week),
             ReadyFor::Trading,
-            &BlockingPolicy::default(),
             "spine demo",
             &demo_ctx.run_context(),
         )

@@ -5,15 +5,15 @@ use std::process::ExitCode;
 use crate::cli::DoctorArgs;
 use crate::commands::Context;
 use crate::output::{Format, Table, emit};
-use crate::pipelines::doctor::{DoctorReport, diagnose};
+use spine_engine::doctor::{DoctorReport, MissingStatus, diagnose};
 
 /// Exit code when something blocks.
 pub const BLOCKING: u8 = 3;
 
 /// Runs `spine doctor`.
 pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.open_store().await?;
-    let report = diagnose(&store, &args.domain, args.weeks, &ctx.run_context()).await?;
+    let engine = ctx.open_engine().await?;
+    let report = diagnose(&engine, &args.domain, args.weeks, &ctx.run_context()).await?;
     if ctx.format() == Format::Table {
         print_report(&report)?;
     } else {
@@ -54,7 +54,7 @@ fn weeks_table(report: &DoctorReport) -> Table {
             w.present.len().to_string(),
             w.missing
                 .iter()
-                .filter(|m| m.status != "pending")
+                .filter(|m| m.status != MissingStatus::Pending)
                 .count()
                 .to_string(),
             status(0),
@@ -91,7 +91,7 @@ fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
             missing.push([
                 w.week_ending.to_string(),
                 m.partition_key.clone(),
-                m.status.clone(),
+                m.status.to_string(),
                 m.stopped_at
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "-".into()),

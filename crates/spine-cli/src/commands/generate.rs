@@ -6,8 +6,8 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::GenCommand;
 use crate::commands::Context;
-use crate::domains::finra_otc::generate::{Fault, GenConfig, generate};
 use crate::output::{Table, emit};
+use spine_gen::{Fault, GenConfig, generate};
 
 /// Runs a `spine gen` command.
 pub fn run(ctx: &Context, cmd: GenCommand) -> anyhow::Result<ExitCode> {

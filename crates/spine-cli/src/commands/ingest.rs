@@ -3,22 +3,25 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use spine_engine::capture::{self, SourceRequest};
+use spine_engine::source::FetchOptions;
+use spine_engine::{CaptureReport, Engine};
+use spine_finra::parse::PublicationLags;
+use spine_finra::{FinraDetail, FinraDomain};
+use spine_model::{IngestStatus, PartitionKey};
 
 use crate::cli::{FinraIngestArgs, IngestCommand};
 use crate::commands::Context;
-use crate::domains::finra_otc::parse::PublicationLags;
-use crate::domains::source::FetchOptions;
 use crate::output::{Table, emit};
-use crate::pipelines::finra_otc::{self, IngestReport, SourceRequest};
 
 /// Runs a `spine ingest` command.
 pub async fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         IngestCommand::FinraOtc(args) => {
-            let store = ctx.open_store().await?;
-            let report = ingest_finra(ctx, &store, &args).await?;
+            let engine = ctx.open_engine().await?;
+            let report = ingest_finra(ctx, &engine, &args).await?;
             print_report(ctx, &report)?;
-            if report.status == "failed" {
+            if report.status == IngestStatus::Failed {
                 eprintln!(
                     "error: {} was captured but not processed: {}",
                     report.capture_id,
@@ -31,23 +34,37 @@ pub async fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<ExitCode> 
     }
 }
 
-/// Fetches and ingests one FINRA file (shared by `ingest`, `run` and `demo`).
+/// The partition an operator named with `--tier` / `--week-ending` (either may be absent).
+pub fn hint(args: &FinraIngestArgs) -> PartitionKey {
+    let mut hint = PartitionKey::new();
+    if let Some(week) = args.week_ending {
+        hint = hint.with(
+            PartitionKey::WEEK_ENDING,
+            week.format("%Y-%m-%d").to_string(),
+        );
+    }
+    if let Some(tier) = args.tier {
+        hint = hint.with(PartitionKey::TIER, tier.as_str());
+    }
+    hint
+}
+
+/// Fetches and ingests one FINRA file through the engine (shared by `ingest` and `demo`).
 pub async fn ingest_finra(
     ctx: &Context,
-    store: &spine_store::Store,
+    engine: &Engine,
     args: &FinraIngestArgs,
-) -> anyhow::Result<IngestReport> {
-    let report = finra_otc::ingest_source(
-        store,
+) -> anyhow::Result<CaptureReport> {
+    let finra = FinraDomain::with_lags(PublicationLags::new(
+        args.lag_tier1_days,
+        args.lag_tier2_otc_days,
+    ));
+    let report = capture::ingest(
+        engine,
+        &finra,
         SourceRequest {
             source: args.file.clone(),
-            tier: args.tier,
-            week_ending: args.week_ending,
-            lags: PublicationLags {
-                nms_tier_1_days: args.lag_tier1_days,
-                nms_tier_2_days: args.lag_tier2_otc_days,
-                otc_days: args.lag_tier2_otc_days,
-            },
+            hint: hint(args),
             fetch: FetchOptions::default(),
             trigger: "cli".to_string(),
             run: ctx.run_context(),
@@ -58,12 +75,12 @@ pub async fn ingest_finra(
     Ok(report)
 }
 
-/// Prints an ingest report as a two-column table or as JSON.
-pub fn print_report(ctx: &Context, report: &IngestReport) -> anyhow::Result<()> {
+/// Prints a capture report as a two-column table or as JSON.
+pub fn print_report(ctx: &Context, report: &CaptureReport) -> anyhow::Result<()> {
     let mut table = Table::new(["field", "value"]);
-    table.push(["status", report.status]);
+    table.push(["status", report.status.as_str()]);
     table.push(["capture_id", report.capture_id.as_str()]);
-    table.push(["partition_key", report.partition_key.as_str()]);
+    table.push(["partition_key", &report.partition.canonical()]);
     table.push(["rows_read", &report.rows_read.to_string()]);
     table.push(["rows_accepted", &report.rows_accepted.to_string()]);
     table.push(["rows_rejected", &report.rows_rejected.to_string()]);
@@ -74,24 +91,57 @@ pub fn print_report(ctx: &Context, report: &IngestReport) -> anyhow::Result<()> 
         table.push(["supersedes", prev.as_str()]);
     }
     table.push(["stage", report.stage.map(|s| s.as_str()).unwrap_or("-")]);
-    table.push([
-        "week_derivation",
-        report.week_derivation["method"].as_str().unwrap_or("-"),
-    ]);
+    if let Some(finra) = report.detail_as::<FinraDetail>() {
+        table.push(["week_derivation", finra.week_derivation.method()]);
+    }
+    if let Some(cal) = report.detail_as::<spine_calendar::CalendarDetail>() {
+        calendar_rows(&mut table, cal);
+    }
     for a in &report.anomalies {
-        let label = if a["resolved"] == true {
-            "resolved"
+        let (label, line) = if a.resolved {
+            ("resolved", a.message.clone())
         } else {
-            "anomaly"
+            ("anomaly", format!("{} {}", a.severity, a.message))
         };
-        let severity = a["severity"].as_str().unwrap_or("");
-        let line = format!("{severity} {}", a["message"].as_str().unwrap_or(""))
-            .trim()
-            .to_string();
         table.push([label.to_string(), line]);
     }
     for note in &report.notes {
         table.push(["note", note.as_str()]);
     }
     emit(ctx.format(), &table, Some(&serde_json::to_value(report)?))
+}
+
+/// The rows a calendar capture adds to its report: holidays, trading days, what changed.
+pub fn calendar_rows(table: &mut Table, cal: &spine_calendar::CalendarDetail) {
+    table.push(["holidays", &cal.holidays.to_string()]);
+    table.push([
+        "trading_days_in_year",
+        &cal.trading_days_in_year.to_string(),
+    ]);
+    for w in &cal.changed_weeks {
+        table.push([
+            "changed_week".to_string(),
+            format!(
+                "{}: {} → {} trading days",
+                w.week_ending, w.previous_trading_days, w.trading_days
+            ),
+        ]);
+    }
+    for d in &cal.dependents {
+        let (status, table_name, partition) = match d {
+            spine_calendar::DependentCalc::Stale {
+                calc_table,
+                calc_partition,
+                ..
+            } => ("stale", calc_table, calc_partition),
+            spine_calendar::DependentCalc::Revalidated {
+                calc_table,
+                calc_partition,
+            } => ("revalidated", calc_table, calc_partition),
+        };
+        table.push([
+            format!("dependent ({status})"),
+            format!("{table_name} {partition}"),
+        ]);
+    }
 }

@@ -21,10 +21,10 @@ pub mod status;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use spine_engine::{Clock, Engine, RunContext};
 use spine_store::Store;
 
 use crate::cli::{Cli, Command, GlobalArgs};
-use crate::clock::Clock;
 use crate::output::Format;
 
 /// What every command gets: the parsed global options and the run's clock.
@@ -50,30 +50,38 @@ impl Context {
 
     /// A run context on this command's clock, with a progress spinner when stderr is a
     /// terminal (and only in table output, so JSON/CSV consumers see nothing extra).
-    pub fn run_context(&self) -> crate::pipelines::RunContext {
-        crate::pipelines::RunContext {
+    pub fn run_context(&self) -> RunContext {
+        RunContext {
             now: self.clock.now(),
             execution_id: None,
             progress: if self.format() == Format::Table {
-                crate::pipelines::Progress::for_terminal()
+                crate::progress::for_terminal()
             } else {
-                crate::pipelines::Progress::hidden()
+                spine_engine::Progress::hidden()
             },
         }
     }
 
-    /// Opens the database and brings its schema up to date: every command can then assume the
-    /// schema exists, and a fresh SQLite file just works.
-    pub async fn open_store(&self) -> anyhow::Result<Store> {
+    /// Opens the database, brings its schema up to date and prepares it for the registered
+    /// domains (their calc dependencies, seeded schedules and shipped reference data): every
+    /// command can then assume the schema exists, and a fresh SQLite file just works.
+    pub async fn open_engine(&self) -> anyhow::Result<Engine> {
         let store = Store::connect(&self.global.database_url).await?;
         store
             .migrate()
             .await
             .context("cannot apply the database migrations")?;
-        crate::pipelines::exchange_calendar::load_shipped(&store, self.clock.now())
+        let engine = Engine::new(store, crate::registry::registry());
+        engine
+            .bootstrap(self.clock.now())
             .await
-            .context("cannot load the shipped exchange calendars")?;
-        Ok(store)
+            .context("cannot prepare the database for the registered domains")?;
+        Ok(engine)
+    }
+
+    /// The database of [`Context::open_engine`], for commands that only read or write tables.
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        Ok(self.open_engine().await?.store().clone())
     }
 }
 

@@ -1,44 +1,23 @@
-//! `spine pipelines` and `spine run <pipeline>`: every stage by its registered name.
+//! `spine pipelines` and `spine run <pipeline>`: every registered domain's pipelines by name.
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
+use spine_engine::domain::{PipelineRun, PipelineTarget};
+use spine_engine::stage::run_pipeline;
+use spine_model::PartitionKey;
 
-use crate::cli::{FinraIngestArgs, RunArgs};
+use crate::cli::RunArgs;
 use crate::commands::Context;
-use crate::commands::ingest::{ingest_finra, print_report};
+use crate::commands::ingest::print_report;
 use crate::output::{Table, emit};
-use crate::pipelines::{exchange_calendar, finra_otc};
-
-/// The registered pipelines: (name, what it needs, what it does).
-pub const REGISTRY: &[(&str, &str, &str)] = &[
-    (
-        finra_otc::INGEST,
-        "--file [--tier] [--week-ending]",
-        "fetch a FINRA OTC weekly file and run RAW → NORMALIZED → CALC",
-    ),
-    (
-        finra_otc::NORMALIZE,
-        "--week-ending --tier",
-        "re-run NORMALIZED (and CALC) for the latest capture from its RAW rows",
-    ),
-    (
-        finra_otc::CALC,
-        "--week-ending --tier",
-        "recompute the calcs of the latest capture from its NORMALIZED rows",
-    ),
-    (
-        exchange_calendar::INGEST,
-        "--file",
-        "ingest an exchange holiday file and its trading-day counts",
-    ),
-];
 
 /// Runs `spine pipelines`.
 pub fn list(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let mut table = Table::new(["pipeline", "arguments", "description"]);
-    for (name, args, what) in REGISTRY {
-        table.push([*name, *args, *what]);
+    let registry = crate::registry::registry();
+    let mut table = Table::new(["pipeline", "domain", "arguments", "description"]);
+    for (domain, spec) in registry.pipelines() {
+        table.push([spec.name, domain.as_str(), spec.arguments, spec.description]);
     }
     emit(ctx.format(), &table, None)?;
     Ok(ExitCode::SUCCESS)
@@ -46,69 +25,37 @@ pub fn list(ctx: &Context) -> anyhow::Result<ExitCode> {
 
 /// Runs `spine run <pipeline>`.
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.open_store().await?;
-    let partition = || -> anyhow::Result<_> {
-        match (args.week_ending, args.tier) {
-            (Some(w), Some(t)) => Ok((w, t)),
-            _ => bail!("{} needs --week-ending and --tier", args.pipeline),
-        }
+    let registry = crate::registry::registry();
+    if registry.pipeline(&args.pipeline).is_none() {
+        let known: Vec<&str> = registry.pipelines().iter().map(|(_, s)| s.name).collect();
+        bail!(
+            "unknown pipeline `{}`; registered: {} (see `spine pipelines`)",
+            args.pipeline,
+            known.join(", ")
+        );
+    }
+    let engine = ctx.open_engine().await?;
+    let mut partition = PartitionKey::new();
+    if let Some(week) = args.week_ending {
+        partition = partition.with(
+            PartitionKey::WEEK_ENDING,
+            week.format("%Y-%m-%d").to_string(),
+        );
+    }
+    if let Some(tier) = args.tier {
+        partition = partition.with(PartitionKey::TIER, tier.as_str());
+    }
+    let target = PipelineTarget {
+        partition: (partition != PartitionKey::new()).then_some(partition),
+        source: args.file.clone(),
     };
-    match args.pipeline.as_str() {
-        finra_otc::INGEST => {
-            let Some(file) = args.file.clone() else {
-                bail!("{} needs --file", finra_otc::INGEST);
-            };
-            let report = ingest_finra(
-                ctx,
-                &store,
-                &FinraIngestArgs {
-                    file,
-                    tier: args.tier,
-                    week_ending: args.week_ending,
-                    lag_tier1_days: 14,
-                    lag_tier2_otc_days: 28,
-                },
-            )
-            .await?;
-            print_report(ctx, &report)?;
-        }
-        finra_otc::NORMALIZE => {
-            let (week, tier) = partition()?;
-            let capture = finra_otc::resolve_capture(&store, week, tier, None).await?;
-            let calcs = finra_otc::normalize(&store, &capture, &ctx.run_context()).await?;
-            let notes = finra_otc::calc(&store, &capture, Some(calcs.calcs), &ctx.run_context())
-                .await?
-                .notes;
-            print_stage(ctx, finra_otc::NORMALIZE, &capture.capture_id, &notes)?;
-        }
-        finra_otc::CALC => {
-            let (week, tier) = partition()?;
-            let capture = finra_otc::resolve_capture(&store, week, tier, None).await?;
-            let notes = finra_otc::calc(&store, &capture, None, &ctx.run_context())
-                .await?
-                .notes;
-            print_stage(ctx, finra_otc::CALC, &capture.capture_id, &notes)?;
-        }
-        exchange_calendar::INGEST => {
-            let Some(file) = &args.file else {
-                bail!("{} needs --file", exchange_calendar::INGEST);
-            };
-            let text =
-                std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-            let report = exchange_calendar::ingest(&store, &text, file, ctx.clock.now()).await?;
-            emit(
-                ctx.format(),
-                &Table::new(["status"]),
-                Some(&serde_json::to_value(&report)?),
-            )?;
-        }
-        other => {
-            let known: Vec<&str> = REGISTRY.iter().map(|(n, _, _)| *n).collect();
-            bail!(
-                "unknown pipeline `{other}`; registered: {} (see `spine pipelines`)",
-                known.join(", ")
-            );
-        }
+    match run_pipeline(&engine, &args.pipeline, &target, "cli", &ctx.run_context()).await? {
+        PipelineRun::Capture(report) => print_report(ctx, &report)?,
+        PipelineRun::Stage {
+            pipeline,
+            capture_id,
+            notes,
+        } => print_stage(ctx, &pipeline, &capture_id, &notes)?,
     }
     Ok(ExitCode::SUCCESS)
 }

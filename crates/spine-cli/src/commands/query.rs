@@ -9,7 +9,7 @@ use spine_store::finra_otc as repo;
 use crate::cli::{QueryArgs, QueryKind};
 use crate::commands::Context;
 use crate::output::{Table, emit};
-use crate::pipelines::finra_otc::resolve_capture;
+use spine_finra::pipeline::resolve_capture;
 
 /// Runs `spine query`.
 pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {

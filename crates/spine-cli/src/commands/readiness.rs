@@ -2,30 +2,28 @@
 
 use std::process::ExitCode;
 
+use spine_engine::readiness::{Certification, certify};
 use spine_model::PartitionKey;
-use spine_rules::BlockingPolicy;
 
 use crate::cli::ReadinessArgs;
 use crate::commands::Context;
 use crate::output::{Table, emit};
-use crate::pipelines::readiness::{Certification, certify};
 
 /// Exit code when the partition is not ready for the use.
 pub const NOT_READY: u8 = 3;
 
 /// Runs `spine readiness`.
 pub async fn run(ctx: &Context, args: ReadinessArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.open_store().await?;
+    let engine = ctx.open_engine().await?;
     let partition = match args.tier {
         Some(tier) => PartitionKey::week_tier(args.week_ending, tier),
         None => PartitionKey::week(args.week_ending),
     };
     let cert = certify(
-        &store,
+        &engine,
         &args.domain,
         &partition,
         args.ready_for,
-        &BlockingPolicy::default(),
         &args.by,
         &ctx.run_context(),
     )

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use spine_store::schedules::{self, NewSchedule};
 
+use spine_engine::schedules as checks;
+
 use crate::cli::SchedulesCommand;
 use crate::commands::Context;
 use crate::output::{Table, emit};
-use crate::pipelines::schedules as checks;
 
 /// Runs a `spine schedules` command.
 pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> anyhow::Result<ExitCode> {

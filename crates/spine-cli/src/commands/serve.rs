@@ -11,7 +11,8 @@ use crate::server::{AppState, serve};
 /// Runs `spine serve`: opens (and migrates) the database, binds `--bind`, and serves until
 /// Ctrl-C (or SIGTERM), letting in-flight requests finish.
 pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.open_store().await?;
+    let engine = ctx.open_engine().await?;
+    let store = engine.store().clone();
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| {
@@ -35,7 +36,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     serve(
         listener,
-        AppState::new(store.clone(), fixed_now),
+        AppState::new(engine.clone(), fixed_now),
         shutdown_signal(),
     )
     .await

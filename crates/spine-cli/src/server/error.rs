@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use spine_store::StoreError;
 
-use crate::pipelines::PipelineError;
+use spine_engine::PipelineError;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]

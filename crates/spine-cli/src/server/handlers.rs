@@ -10,45 +10,28 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use spine_model::{Category, Domain, PartitionKey, ReadyFor, Severity, Tier};
 use spine_store::anomalies::{self, AnomalyFilter};
-use spine_store::{Store, captures, schedules};
 
 use super::error::{ApiError, error_body};
 use super::params::RawParams;
 use super::{AppState, Endpoint, metrics, openapi};
-use crate::pipelines::RunContext;
-use crate::pipelines::doctor::diagnose;
-use crate::pipelines::readiness::evaluate_only;
+use spine_engine::RunContext;
+use spine_engine::doctor::diagnose;
+use spine_engine::readiness::evaluate_only;
 
 /// How long `/health` waits for the database before calling it unavailable: load balancers
 /// probe with short timeouts of their own, and a hung pool must read as "down", not "slow".
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// 404 unless the domain has a schedule, a capture or an anomaly: a typo in a domain name must
-/// not read as "a domain with nothing in it" (which would be a 503 "not ready" for readiness).
-async fn ensure_known(store: &Store, domain: &Domain) -> Result<(), ApiError> {
-    let conn = store.conn();
-    if !schedules::list(conn, Some(domain), false).await?.is_empty()
-        || !captures::latest_covered(conn, domain, &PartitionKey::new())
-            .await?
-            .is_empty()
-    {
+/// 404 unless a registered domain owns the name: a typo in a domain name must not read as "a
+/// domain with nothing in it" (which would be a 503 "not ready" for readiness).
+fn ensure_known(state: &AppState, domain: &Domain) -> Result<(), ApiError> {
+    let registry = state.engine.registry();
+    if registry.get(domain).is_some() {
         return Ok(());
     }
-    let with_anomalies = AnomalyFilter {
-        domain: Some(domain.clone()),
-        ..Default::default()
-    };
-    if !anomalies::list(conn, &with_anomalies).await?.is_empty() {
-        return Ok(());
-    }
-    let known: Vec<String> = metrics::known_domains(store).await?.into_iter().collect();
     Err(ApiError::NotFound(format!(
-        "unknown domain `{domain}`: nothing is captured, scheduled or recorded for it; known domains: {}",
-        if known.is_empty() {
-            "none yet".to_string()
-        } else {
-            known.join(", ")
-        }
+        "unknown domain `{domain}`; registered domains: {}",
+        registry.names().join(", ")
     )))
 }
 
@@ -62,17 +45,16 @@ pub(super) async fn readiness(
     let week = p.friday("week_ending")?.expect("required");
     let ready_for = p.vocab::<ReadyFor>("ready_for")?.expect("has a default");
     let tier = p.vocab::<Tier>("tier")?;
-    ensure_known(&state.store, &domain).await?;
+    ensure_known(&state, &domain)?;
     let partition = match tier {
         Some(tier) => PartitionKey::week_tier(week, tier),
         None => PartitionKey::week(week),
     };
     let cert = evaluate_only(
-        &state.store,
+        &state.engine,
         &domain,
         &partition,
         ready_for,
-        &state.policy,
         &RunContext::quiet(state.now()),
     )
     .await?;
@@ -99,7 +81,7 @@ pub(super) async fn anomalies(
         ..Default::default()
     };
     if let Some(domain) = &filter.domain {
-        ensure_known(&state.store, domain).await?;
+        ensure_known(&state, domain)?;
     }
     let rows = anomalies::list(state.store.conn(), &filter).await?;
     Ok(Json(
@@ -117,9 +99,9 @@ pub(super) async fn doctor(
     let p = raw.check(Endpoint::Doctor)?;
     let domain = p.domain("domain")?.expect("required");
     let weeks = p.integer("weeks")?.expect("has a default");
-    ensure_known(&state.store, &domain).await?;
+    ensure_known(&state, &domain)?;
     let report = diagnose(
-        &state.store,
+        &state.engine,
         &domain,
         weeks,
         &RunContext::quiet(state.now()),

@@ -18,13 +18,12 @@ pub mod openapi;
 mod params;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
+use spine_engine::Engine;
 use spine_model::{Category, ReadyFor, Severity, Tier};
-use spine_rules::BlockingPolicy;
 use spine_store::Store;
 use tokio::net::TcpListener;
 
@@ -32,24 +31,25 @@ pub use error::ApiError;
 pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, escape_label};
 pub use params::{Location, Param, ParamKind, RawParams, parse_friday};
 
-/// What every handler shares: the store, the clock and the blocking policy.
+/// What every handler shares: the engine (store, registered domains, blocking policy) and the
+/// clock.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    engine: Engine,
     store: Store,
     fixed_now: Option<DateTime<Utc>>,
-    policy: Arc<BlockingPolicy>,
 }
 
 impl AppState {
-    /// A state over `store`. With `fixed_now` (from `--now`/`SPINE_NOW`) every request is
+    /// A state over `engine`. With `fixed_now` (from `--now`/`SPINE_NOW`) every request is
     /// answered at that instant, so demos and tests are reproducible; without it each request
     /// reads the system clock, since a long-running server must not judge readiness at the
     /// moment it started.
-    pub fn new(store: Store, fixed_now: Option<DateTime<Utc>>) -> AppState {
+    pub fn new(engine: Engine, fixed_now: Option<DateTime<Utc>>) -> AppState {
         AppState {
-            store,
+            store: engine.store().clone(),
+            engine,
             fixed_now,
-            policy: Arc::new(BlockingPolicy::default()),
         }
     }
 
@@ -142,7 +142,7 @@ const DOMAIN_IN_PATH: Param = Param {
     kind: ParamKind::Domain,
     default: None,
     example: "finra.otc_transparency",
-    description: "The domain: a dotted lower-case name. Unknown domains (no captures, schedules or anomalies) answer 404.",
+    description: "The domain: a dotted lower-case name. A domain no registered domain owns answers 404.",
 };
 
 /// Every route the server answers. The router and the OpenAPI document are both built from

@@ -1,0 +1,409 @@
+//! The capture lifecycle, the same for every domain: fetch the source, let the domain plan the
+//! partition, derive the deterministic capture id, skip identical bytes, let the domain run its
+//! stages, then run the one "capture landed" step. Every run is recorded as an execution; a
+//! fetch or pipeline failure leaves a FAILED execution with its cause, never a half-written
+//! capture (each stage commits atomically in the domain).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::json;
+use spine_model::{Domain, ExecutionStatus, IngestStatus, PartitionKey, Stage};
+use spine_store::executions::{self, NewExecution};
+use spine_store::{captures, manifest};
+
+use crate::anomaly::{AnomalySummary, Detector};
+use crate::domain::{CaptureDetail, DomainPlugin, PlannedCapture, StagesOutcome};
+use crate::landed::{self, LandedOutcome};
+use crate::source::{FetchOptions, SourceLocator, fetch};
+use crate::{Engine, PipelineError, PipelineResult, RunContext};
+
+/// Bytes ready to capture: where they are, how the source is named, and their SHA-256 (the
+/// capture id needs the hash before anything is parsed).
+#[derive(Debug, Clone)]
+pub struct FetchedInput {
+    /// The bytes: a local file (fetched sources, large inputs) or memory (shipped reference
+    /// data).
+    pub bytes: InputBytes,
+    /// How the source is named in the capture (path, URL or `shipped:NAME`).
+    pub locator: String,
+    /// SHA-256 of the bytes, hex.
+    pub content_hash: String,
+}
+
+/// Where a [`FetchedInput`]'s bytes are.
+#[derive(Debug, Clone)]
+pub enum InputBytes {
+    /// A local file (already fetched): streamed, never loaded whole.
+    File(PathBuf),
+    /// Bytes in memory.
+    Memory(Arc<[u8]>),
+}
+
+impl FetchedInput {
+    /// A local file: read once to hash it, named by its path. What library callers and tests
+    /// want when the bytes are already on disk; [`ingest`] does the same after fetching.
+    pub fn local_file(path: &Path) -> PipelineResult<FetchedInput> {
+        let bytes = std::fs::read(path).map_err(|source| PipelineError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(FetchedInput {
+            bytes: InputBytes::File(path.to_path_buf()),
+            locator: path.display().to_string(),
+            content_hash: spine_model::capture::content_hash(&bytes),
+        })
+    }
+
+    /// Bytes held in memory, named `locator`.
+    pub fn memory(bytes: impl Into<Arc<[u8]>>, locator: impl Into<String>) -> FetchedInput {
+        let bytes = bytes.into();
+        FetchedInput {
+            content_hash: spine_model::capture::content_hash(&bytes),
+            bytes: InputBytes::Memory(bytes),
+            locator: locator.into(),
+        }
+    }
+
+    /// The local file, for domains that stream their input; an error for in-memory bytes.
+    pub fn file(&self) -> PipelineResult<&Path> {
+        match &self.bytes {
+            InputBytes::File(p) => Ok(p),
+            InputBytes::Memory(_) => Err(PipelineError::Input(format!(
+                "{} is not a file: this domain streams its input from a file",
+                self.locator
+            ))),
+        }
+    }
+
+    /// The whole input as UTF-8 text (small inputs only: reference files).
+    pub fn read_to_string(&self) -> PipelineResult<String> {
+        let invalid = |e: std::string::FromUtf8Error| {
+            PipelineError::Input(format!("{} is not UTF-8 text: {e}", self.locator))
+        };
+        match &self.bytes {
+            InputBytes::File(p) => {
+                let bytes = std::fs::read(p).map_err(|source| PipelineError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                String::from_utf8(bytes).map_err(invalid)
+            }
+            InputBytes::Memory(b) => String::from_utf8(b.to_vec()).map_err(invalid),
+        }
+    }
+}
+
+/// What the caller asks to ingest, before fetching.
+#[derive(Debug, Clone)]
+pub struct SourceRequest {
+    /// A path or an http(s) URL.
+    pub source: String,
+    /// What the operator says the partition is (e.g. `--tier`, `--week-ending`); the domain
+    /// checks it against the bytes.
+    pub hint: PartitionKey,
+    /// Fetch timeouts and limits.
+    pub fetch: FetchOptions,
+    /// What started the run (`cli`, `demo`, `worker`, …).
+    pub trigger: String,
+    /// The run's clock and progress (its execution is created here).
+    pub run: RunContext,
+}
+
+/// What one ingestion did, for every domain: the capture, how far it got, what was detected,
+/// and what the "capture landed" step did after it.
+#[derive(Debug, Clone)]
+pub struct CaptureReport {
+    /// The capture (new, or the existing one when unchanged).
+    pub capture_id: String,
+    /// The domain.
+    pub domain: Domain,
+    /// The partition captured.
+    pub partition: PartitionKey,
+    /// What happened to the capture.
+    pub status: IngestStatus,
+    /// Data lines read.
+    pub rows_read: i64,
+    /// Lines accepted.
+    pub rows_accepted: i64,
+    /// Lines rejected (each has a `core_rejects` row).
+    pub rows_rejected: i64,
+    /// Rejects per reason code.
+    pub rejects_by_reason: BTreeMap<String, u64>,
+    /// The capture this one supersedes, for a revision.
+    pub supersedes: Option<String>,
+    /// The furthest stage reached.
+    pub stage: Option<Stage>,
+    /// Anomalies recorded or resolved by this run (stages first, then the landing).
+    pub anomalies: Vec<AnomalySummary>,
+    /// Notes for the operator.
+    pub notes: Vec<String>,
+    /// The domain's own facts about the capture.
+    pub detail: Option<Arc<dyn CaptureDetail>>,
+    /// The execution recorded for the run, when it was fetched through [`ingest`].
+    pub execution_id: Option<String>,
+}
+
+impl CaptureReport {
+    /// The domain's detail as its own type, when it is one.
+    pub fn detail_as<T: 'static>(&self) -> Option<&T> {
+        self.detail.as_ref()?.as_any().downcast_ref::<T>()
+    }
+
+    fn from_outcome(
+        domain: Domain,
+        partition: PartitionKey,
+        capture_id: String,
+        outcome: StagesOutcome,
+    ) -> CaptureReport {
+        CaptureReport {
+            capture_id,
+            domain,
+            partition,
+            status: outcome.status,
+            rows_read: outcome.rows_read,
+            rows_accepted: outcome.rows_accepted,
+            rows_rejected: outcome.rows_rejected,
+            rejects_by_reason: outcome.rejects_by_reason,
+            supersedes: outcome.supersedes,
+            stage: outcome.stage,
+            anomalies: outcome.anomalies,
+            notes: outcome.notes,
+            detail: outcome.detail,
+            execution_id: None,
+        }
+    }
+
+    fn absorb(&mut self, landed: LandedOutcome) {
+        self.anomalies.extend(landed.anomalies);
+        self.notes.extend(landed.notes);
+    }
+}
+
+impl Serialize for CaptureReport {
+    /// The generic fields, with the domain's detail fields merged in (FINRA adds `tier`,
+    /// `week_ending` and `week_derivation`).
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("capture_id", &self.capture_id)?;
+        m.serialize_entry("domain", &self.domain)?;
+        m.serialize_entry("partition_key", &self.partition.canonical())?;
+        if let Some(serde_json::Value::Object(fields)) = self.detail.as_ref().map(|d| d.to_json()) {
+            for (k, v) in &fields {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.serialize_entry("rows_read", &self.rows_read)?;
+        m.serialize_entry("rows_accepted", &self.rows_accepted)?;
+        m.serialize_entry("rows_rejected", &self.rows_rejected)?;
+        m.serialize_entry("rejects_by_reason", &self.rejects_by_reason)?;
+        m.serialize_entry("status", &self.status)?;
+        m.serialize_entry("supersedes", &self.supersedes)?;
+        m.serialize_entry("stage", &self.stage)?;
+        m.serialize_entry("anomalies", &self.anomalies)?;
+        m.serialize_entry("notes", &self.notes)?;
+        m.end()
+    }
+}
+
+/// Fetches a source and ingests it through `plugin`, recording the run in `core_executions`.
+/// A failed fetch of a named partition is recorded as a source-unavailable anomaly of it.
+pub async fn ingest(
+    engine: &Engine,
+    plugin: &dyn DomainPlugin,
+    mut req: SourceRequest,
+) -> PipelineResult<CaptureReport> {
+    let locator = SourceLocator::parse(&req.source).map_err(|error| PipelineError::Source {
+        error: Box::new(error),
+        execution_id: None,
+    })?;
+    let domain = plugin.name();
+    let partition = plugin.complete_partition(&req.hint);
+    let pipeline = plugin.ingest_pipeline();
+    let store = engine.store();
+    let mut params = serde_json::Map::new();
+    params.insert("source".into(), json!(locator.to_string()));
+    for (k, v) in req.hint.entries() {
+        params.insert(k.to_string(), json!(v));
+    }
+    let execution = executions::start(
+        store.conn(),
+        NewExecution {
+            pipeline: pipeline.to_string(),
+            domain: domain.clone(),
+            partition: partition.clone(),
+            params: Some(serde_json::Value::Object(params)),
+            trigger_source: req.trigger.clone(),
+            work_item_id: None,
+            started_at: req.run.now,
+        },
+    )
+    .await?;
+    let execution_id = execution.execution_id.clone();
+    req.run.execution_id = Some(execution_id.clone());
+    let finish = |status: ExecutionStatus, rows: Option<i64>, error: Option<String>| {
+        executions::finish(
+            store.conn(),
+            &execution_id,
+            status,
+            rows,
+            error,
+            req.run.now,
+        )
+    };
+    let fetched = match fetch(&locator, &req.fetch).await {
+        Ok(f) => f,
+        Err(error) => {
+            finish(
+                ExecutionStatus::Failed,
+                None,
+                Some(format!("{}: {error}", error.code())),
+            )
+            .await?;
+            // Tracked against its partition when the caller named it; without a partition an
+            // anomaly could only be domain-wide and would block every week. The FAILED execution
+            // carries the typed cause either way, and the schedule check flags the partition if
+            // it stays absent.
+            if let Some(partition) = &partition {
+                source_unavailable(
+                    engine,
+                    plugin,
+                    partition,
+                    &locator.to_string(),
+                    &error,
+                    &req.run,
+                )
+                .await?;
+            }
+            return Err(PipelineError::Source {
+                error: Box::new(error),
+                execution_id: Some(execution_id),
+            });
+        }
+    };
+    let input = FetchedInput {
+        bytes: InputBytes::File(fetched.path().to_path_buf()),
+        locator: locator.to_string(),
+        content_hash: fetched.sha256().to_string(),
+    };
+    let result = ingest_fetched(engine, plugin, &input, &req.hint, &req.run).await;
+    req.run.progress.finish();
+    match result {
+        Ok(mut report) => {
+            report.execution_id = Some(execution_id.clone());
+            if report.status == IngestStatus::Failed {
+                finish(ExecutionStatus::Failed, None, Some(report.failure())).await?;
+            } else {
+                finish(ExecutionStatus::Completed, Some(report.rows_read), None).await?;
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            finish(ExecutionStatus::Failed, None, Some(e.to_string())).await?;
+            Err(e)
+        }
+    }
+}
+
+impl CaptureReport {
+    /// Why a failed capture failed: its notes before the landing's (what the stages said).
+    fn failure(&self) -> String {
+        self.notes
+            .iter()
+            .take_while(|n| !n.starts_with("re-evaluated readiness"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Ingests bytes that are already local: plan, capture (unless identical bytes were captured),
+/// then the "capture landed" step.
+pub async fn ingest_fetched(
+    engine: &Engine,
+    plugin: &dyn DomainPlugin,
+    input: &FetchedInput,
+    hint: &PartitionKey,
+    run: &RunContext,
+) -> PipelineResult<CaptureReport> {
+    let domain = plugin.name();
+    let plan = plugin.plan(engine, input, hint).await?;
+    let capture_id =
+        spine_model::capture::capture_id(&domain, &plan.partition, &input.content_hash);
+    let store = engine.store();
+    if let Some(existing) = captures::get(store.conn(), &capture_id).await? {
+        let stages = manifest::stages(store.conn(), &domain, &plan.partition).await?;
+        let mut outcome = StagesOutcome::new(IngestStatus::Unchanged);
+        outcome.rows_read = existing.rows_read;
+        outcome.rows_accepted = existing.rows_accepted;
+        outcome.rows_rejected = existing.rows_rejected;
+        outcome.supersedes = existing.supersedes_capture_id.clone();
+        outcome.stage = manifest::furthest_stage(&stages, &capture_id);
+        outcome.notes.push(format!(
+            "identical bytes were captured at {}: nothing to do",
+            existing.captured_at.to_rfc3339()
+        ));
+        outcome.detail = plan.detail.clone();
+        return Ok(CaptureReport::from_outcome(
+            domain,
+            plan.partition,
+            capture_id,
+            outcome,
+        ));
+    }
+    let planned = PlannedCapture {
+        plan: plan.clone(),
+        capture_id: capture_id.clone(),
+    };
+    let outcome = plugin.capture(engine, &planned, input, run).await?;
+    let affected = outcome.affected.clone();
+    let mut report =
+        CaptureReport::from_outcome(domain, plan.partition.clone(), capture_id, outcome);
+    if report.status != IngestStatus::Unchanged {
+        let landed = landed::capture_landed(engine, plugin, &report, &affected, run).await?;
+        report.absorb(landed);
+    }
+    Ok(report)
+}
+
+/// Missing input: the source of a partition could not be fetched. ERROR INCOMPLETE_INPUT with
+/// the error code, HTTP status and whether a retry may help, plus what the domain adds; one
+/// open anomaly per partition however often the fetch is retried.
+pub async fn source_unavailable(
+    engine: &Engine,
+    plugin: &dyn DomainPlugin,
+    partition: &PartitionKey,
+    source: &str,
+    error: &crate::source::SourceError,
+    run: &RunContext,
+) -> PipelineResult<spine_store::anomalies::Recorded> {
+    let (what, extra) = plugin.describe_unavailable(engine, partition).await?;
+    let mut details = serde_json::Map::new();
+    details.insert("source".into(), json!(source));
+    details.insert("error_code".into(), json!(error.code()));
+    details.insert("http_status".into(), json!(error.http_status()));
+    details.insert("retryable".into(), json!(error.is_retryable()));
+    details.extend(extra);
+    let domain = plugin.name();
+    let detector = Detector {
+        domain: &domain,
+        pipeline: plugin.ingest_pipeline(),
+        run,
+    };
+    detector
+        .once(
+            engine.store().conn(),
+            partition,
+            Some(Stage::Raw),
+            spine_model::Severity::Error,
+            spine_model::Category::IncompleteInput,
+            &spine_model::AnomalyCause::SOURCE_UNAVAILABLE,
+            format!("{what} is unavailable: {error}"),
+            serde_json::Value::Object(details),
+            None,
+        )
+        .await
+}

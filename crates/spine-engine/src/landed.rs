@@ -1,0 +1,154 @@
+//! "Capture landed": the one step that runs after any domain's capture has gone through its
+//! stages (however far they got), so everything that follows a new capture happens in one
+//! place, the same for every domain:
+//!
+//! 1. anomaly resolution — the partition arrived, so "its source was unavailable" and "it was
+//!    missed" no longer hold;
+//! 2. late/missed bookkeeping — the partition's schedules are checked at the run's clock, so a
+//!    late arrival is recorded the moment it lands;
+//! 3. recompute — calcs of the domain that a calendar correction left stale are recomputed;
+//! 4. re-certification — every recorded verdict the capture may change (its own partition's,
+//!    and those of partitions it made stale, such as the calcs a calendar correction affects)
+//!    is re-evaluated, so `status`, the doctor and the API never show a certification the data
+//!    no longer supports.
+//!
+//! This is where later work plugs in (partition locks, completeness checks, the worker,
+//! notifications): it returns a typed [`LandedOutcome`].
+
+use serde::Serialize;
+use spine_model::{AnomalyCause, Category, Domain, IngestStatus, PartitionKey};
+use spine_store::anomalies::{self, AnomalyFilter};
+
+use crate::anomaly::{AnomalySummary, Detector};
+use crate::capture::CaptureReport;
+use crate::domain::{DomainPlugin, RecomputeResult};
+use crate::readiness::{Certification, recertify_related};
+use crate::{Engine, PipelineResult, RunContext, schedules};
+
+/// What the landing step did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LandedOutcome {
+    /// Anomalies it resolved (the partition arrived) or recorded (it arrived late).
+    pub anomalies: Vec<AnomalySummary>,
+    /// Verdicts re-evaluated because of the capture.
+    pub recertified: Vec<Certification>,
+    /// Stale calcs recomputed.
+    pub recomputed: Vec<RecomputeResult>,
+    /// What to tell the operator about it.
+    pub notes: Vec<String>,
+}
+
+/// Runs the landing step for a capture that went through its stages (`report`), plus the
+/// verdicts of `affected` partitions (of any domain) the capture may change.
+pub async fn capture_landed(
+    engine: &Engine,
+    plugin: &dyn DomainPlugin,
+    report: &CaptureReport,
+    affected: &[(Domain, PartitionKey)],
+    run: &RunContext,
+) -> PipelineResult<LandedOutcome> {
+    let mut out = LandedOutcome::default();
+    let domain = plugin.name();
+    let partition = &report.partition;
+    let store = engine.store();
+
+    // 1. The partition arrived: close what its absence opened.
+    let detector = Detector {
+        domain: &domain,
+        pipeline: plugin.ingest_pipeline(),
+        run,
+    };
+    let note = format!(
+        "resolved automatically: capture {} ingested at {}",
+        report.capture_id,
+        run.now.to_rfc3339()
+    );
+    for (category, cause) in [
+        (Category::IncompleteInput, AnomalyCause::SOURCE_UNAVAILABLE),
+        (Category::Schedule, AnomalyCause::MISSED),
+    ] {
+        out.anomalies.extend(
+            detector
+                .resolve(store.conn(), partition, category, &cause, &note)
+                .await?,
+        );
+    }
+
+    // 2. Was it expected earlier? A broken schedule must not stop data from flowing: say so and
+    // carry on.
+    if let Some(date) = plugin.business_date(partition) {
+        match schedules::check(store, &domain, date, date, run).await {
+            Ok(checked) => out.anomalies.extend(checked.anomalies),
+            Err(e) => out.notes.push(format!("schedule check skipped: {e}")),
+        }
+    }
+
+    // 3. Calcs of this domain a calendar correction left stale heal on its next capture, before
+    // any verdict is re-evaluated on them.
+    let recomputed = recompute_stale(engine, plugin, run).await?;
+
+    // 4. Verdicts the new capture may change.
+    if report.status != IngestStatus::Unchanged {
+        for cert in recertify_related(engine, &domain, partition, run).await? {
+            out.notes.push(format!(
+                "re-evaluated readiness of {} for {}: {}",
+                cert.partition_key, cert.ready_for, cert.status
+            ));
+            out.recertified.push(cert);
+        }
+        for (other_domain, key) in affected {
+            if engine.registry().get(other_domain).is_none() {
+                continue;
+            }
+            out.recertified
+                .extend(recertify_related(engine, other_domain, key, run).await?);
+        }
+    }
+
+    if !recomputed.is_empty() {
+        let mut keys: Vec<String> = recomputed
+            .iter()
+            .filter_map(|r| {
+                PartitionKey::parse(&r.partition_key)
+                    .ok()?
+                    .week_ending()
+                    .map(|w| w.to_string())
+            })
+            .collect();
+        keys.dedup();
+        out.notes.push(format!(
+            "recomputed calcs left stale by a calendar correction, for the weeks ending {}",
+            keys.join(", ")
+        ));
+        out.recomputed = recomputed;
+    }
+    Ok(out)
+}
+
+/// Recomputes every partition of the domain whose calcs a calendar correction made stale (the
+/// open DEPENDENCY anomalies say which): how stale calcs heal without an operator.
+pub async fn recompute_stale(
+    engine: &Engine,
+    plugin: &dyn DomainPlugin,
+    run: &RunContext,
+) -> PipelineResult<Vec<RecomputeResult>> {
+    let filter = AnomalyFilter {
+        domain: Some(plugin.name()),
+        category: Some(Category::Dependency),
+        unresolved_only: true,
+        ..Default::default()
+    };
+    let mut stale: Vec<PartitionKey> = anomalies::list(engine.store().conn(), &filter)
+        .await?
+        .into_iter()
+        .filter(|a| a.cause.as_deref() == Some(AnomalyCause::CALENDAR_REVISED.as_str()))
+        .filter_map(|a| PartitionKey::parse(a.partition_key.as_deref()?).ok())
+        .collect();
+    stale.sort();
+    stale.dedup();
+    let mut out = Vec::new();
+    for key in stale {
+        out.extend(plugin.recompute(engine, &key, run).await?);
+    }
+    Ok(out)
+}
