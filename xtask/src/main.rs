@@ -12,15 +12,13 @@
 
 mod bench;
 mod test;
+mod tidy;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use migration::{MigrationStatus, Migrator, MigratorTrait};
-use sea_orm_migration::DbErr;
-use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use spine_store::{Store, admin};
 
 /// Market Spine's developer and operator tasks.
 #[derive(Debug, Parser)]
@@ -40,6 +38,9 @@ enum Command {
     /// Benchmark one FINRA OTC week end to end against the `sqlite3 .import` floor
     /// (see docs/PERFORMANCE.md).
     Bench(bench::BenchArgs),
+    /// Check the workspace's layering rules (docs/ARCHITECTURE.md): exit 1 naming each broken
+    /// rule.
+    Tidy,
 }
 
 /// Arguments of `cargo xtask migrate`.
@@ -93,98 +94,58 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Migrate(args) => migrate(args).await,
         Command::Test(args) => test::run(args).await,
         Command::Bench(args) => bench::run(args),
+        Command::Tidy => tidy::run(),
     }
 }
 
 async fn migrate(args: MigrateArgs) -> Result<()> {
     let shown_url = spine_store::redact_url(&args.database_url);
-    let mut options = ConnectOptions::new(args.database_url.as_str());
-    // An unreachable server should fail in seconds, not after the pool's 30 s default.
-    options
-        .acquire_timeout(CONNECT_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .sqlx_logging(false);
-    let db = Database::connect(options).await.map_err(db_error(format!(
-        "cannot connect to database `{shown_url}`"
-    )))?;
-
+    // Store::connect fails in seconds on an unreachable server and names it (password redacted).
+    let store = Store::connect(&args.database_url).await?;
     match args.action.unwrap_or(MigrateAction::Up) {
         MigrateAction::Up => {
-            let pending = Migrator::get_pending_migrations(&db)
+            let applied = admin::up(&store)
                 .await
-                .map_err(db_error(format!(
-                    "cannot read migration status of `{shown_url}`"
-                )))?;
-            Migrator::up(&db, None)
-                .await
-                .map_err(db_error(format!("migrating `{shown_url}` up failed")))?;
-            report_changes("applied", pending.iter().map(|m| m.name()));
+                .with_context(|| format!("migrating `{shown_url}` up failed"))?;
+            report_changes("applied", &applied);
         }
         MigrateAction::Down { steps } => {
-            let applied = Migrator::get_applied_migrations(&db)
+            let rolled_back = admin::down(&store, steps)
                 .await
-                .map_err(db_error(format!(
-                    "cannot read migration status of `{shown_url}`"
-                )))?;
-            Migrator::down(&db, Some(steps))
-                .await
-                .map_err(db_error(format!("rolling back `{shown_url}` failed")))?;
-            report_changes(
-                "rolled back",
-                applied.iter().rev().take(steps as usize).map(|m| m.name()),
-            );
+                .with_context(|| format!("rolling back `{shown_url}` failed"))?;
+            report_changes("rolled back", &rolled_back);
         }
         MigrateAction::Fresh => {
-            Migrator::fresh(&db).await.map_err(db_error(format!(
-                "rebuilding `{shown_url}` from scratch failed"
-            )))?;
+            admin::fresh(&store)
+                .await
+                .with_context(|| format!("rebuilding `{shown_url}` from scratch failed"))?;
             println!("dropped every table and re-applied every migration");
         }
         MigrateAction::Status => {}
     }
-    print_status(&db, &shown_url).await
-}
-
-/// How long to wait for the database to accept a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Turns a [`DbErr`] into an error that says what was being attempted, on which database.
-///
-/// The `DbErr` is formatted into the message rather than chained as a source: its display
-/// already includes its source's text, so `{:#}` would print every cause twice.
-fn db_error(context: String) -> impl FnOnce(DbErr) -> anyhow::Error {
-    move |err| anyhow!("{context}: {err}")
+    print_status(&store, &shown_url).await
 }
 
 /// Prints one line per migration that an action touched, or a line saying there was none.
-fn report_changes<'a>(verb: &str, names: impl Iterator<Item = &'a str>) {
-    let mut any = false;
+fn report_changes(verb: &str, names: &[String]) {
     for name in names {
         println!("{verb} {name}");
-        any = true;
     }
-    if !any {
+    if names.is_empty() {
         println!("nothing to do: no migration {verb}");
     }
 }
 
-/// Prints every migration with its status.
-///
-/// Uses the read-only status query, so `status` never creates the `seaql_migrations` table.
-async fn print_status(db: &DatabaseConnection, shown_url: &str) -> Result<()> {
-    let migrations = Migrator::get_migration_with_status_read_only(db)
+/// Prints every migration with its status, without changing the database.
+async fn print_status(store: &Store, shown_url: &str) -> Result<()> {
+    let migrations = admin::status(store)
         .await
-        .map_err(db_error(format!(
-            "cannot read migration status of `{shown_url}`"
-        )))?;
-    let width = migrations.iter().map(|m| m.name().len()).max().unwrap_or(0);
+        .with_context(|| format!("cannot read migration status of `{shown_url}`"))?;
+    let width = migrations.iter().map(|m| m.name.len()).max().unwrap_or(0);
     println!("database: {shown_url}");
-    for migration in &migrations {
-        let status = match migration.status() {
-            MigrationStatus::Applied => "applied",
-            MigrationStatus::Pending => "pending",
-        };
-        println!("  {:<width$}  {status}", migration.name());
+    for m in &migrations {
+        let status = if m.applied { "applied" } else { "pending" };
+        println!("  {:<width$}  {status}", m.name);
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! vocabulary of `spine-model` and never build SQL from strings, which keeps every query portable
 //! between SQLite and PostgreSQL.
 
+pub mod admin;
 pub mod anomalies;
 pub mod captures;
 pub mod error;
