@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Database};
 
 /// Arguments of `cargo xtask test`.
 #[derive(Debug, Args)]
@@ -115,19 +114,14 @@ pub async fn run(args: TestArgs) -> Result<()> {
     } else if answers(&args.postgres_admin_url) {
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
         let name = format!("spine_test_{}_{stamp}", std::process::id());
-        let admin = Database::connect(args.postgres_admin_url.as_str())
+        spine_store::admin::create_database(&args.postgres_admin_url, &name)
             .await
             .with_context(|| {
                 format!(
-                    "a PostgreSQL server answers at {} but refused the connection",
+                    "a PostgreSQL server answers at {} but the test database {name} could not be created",
                     spine_store::redact_url(&args.postgres_admin_url)
                 )
             })?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .with_context(|| format!("cannot create test database {name}"))?;
-        admin.close().await.ok();
         created = Some(name.clone());
         let url = with_database(&args.postgres_admin_url, &name);
         println!(
@@ -151,21 +145,125 @@ pub async fn run(args: TestArgs) -> Result<()> {
         Some(url) => cmd.env("SPINE_TEST_POSTGRES_URL", url),
         None => cmd.env_remove("SPINE_TEST_POSTGRES_URL"),
     };
-    let status = cmd.status().context("cannot run cargo test")?;
+    // The real FINRA week beside the project: when it is there, the tests that check against
+    // it must run (they fail rather than skip); when it is not, say so loudly at the end.
+    let sample = real_sample();
+    if sample.is_some() {
+        cmd.env(REQUIRE_SAMPLE_VAR, "1");
+    } else {
+        cmd.env_remove(REQUIRE_SAMPLE_VAR);
+    }
+    let log = tempfile_path("spine_backend_runs");
+    cmd.env(BACKEND_LOG_VAR, &log);
+    let status = run_and_count(&mut cmd)?;
 
-    if let Some(name) = created
-        && let Ok(admin) = Database::connect(args.postgres_admin_url.as_str()).await
-    {
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+    if let Some(name) = created {
+        spine_store::admin::drop_database(&args.postgres_admin_url, &name)
             .await
             .ok();
-        admin.close().await.ok();
     }
-    if !status.success() {
-        bail!("cargo test failed ({status})");
+    let (sqlite, postgres) = backend_runs(&log);
+    std::fs::remove_file(&log).ok();
+    println!(
+        "xtask test: {} tests passed, {} failed; database test bodies run: {sqlite} on SQLite, {postgres} on PostgreSQL{}",
+        status.passed,
+        status.failed,
+        if pg_url.is_none() {
+            " (no PostgreSQL server)"
+        } else {
+            ""
+        }
+    );
+    match sample {
+        Some(path) => println!(
+            "xtask test: the real FINRA sample ({}) was checked",
+            path.display()
+        ),
+        None => println!(
+            "xtask test: SKIPPED: the real FINRA sample ../shared/data/finra/{SAMPLE_FILE} is absent; \
+             the checks against real data did not run"
+        ),
+    }
+    if !status.success {
+        bail!("cargo test failed");
     }
     Ok(())
+}
+
+/// Set for the tests when the real FINRA sample is present: its tests must not skip.
+const REQUIRE_SAMPLE_VAR: &str = "SPINE_REQUIRE_REAL_SAMPLE";
+/// Set for the tests: where each database test body logs its backend.
+const BACKEND_LOG_VAR: &str = "SPINE_TEST_BACKEND_LOG";
+/// The real FINRA week the correctness tests check against.
+const SAMPLE_FILE: &str = "finra_otc_weekly_otc_20251215.csv";
+
+/// The real FINRA sample beside the workspace, if present.
+fn real_sample() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::canonicalize(root.join("../shared/data/finra").join(SAMPLE_FILE)).ok()
+}
+
+fn tempfile_path(stem: &str) -> std::path::PathBuf {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!("{stem}_{}_{stamp}", std::process::id()))
+}
+
+/// How many database test bodies ran on each backend.
+fn backend_runs(log: &std::path::Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let count = |b: &str| {
+        text.lines()
+            .filter(|l| l.split('\t').next() == Some(b))
+            .count()
+    };
+    (count("sqlite"), count("postgres"))
+}
+
+/// What `cargo test` reported.
+struct Outcome {
+    success: bool,
+    passed: u64,
+    failed: u64,
+}
+
+/// Runs `cargo test`, streaming its output, and adds up its `test result:` lines.
+fn run_and_count(cmd: &mut Command) -> Result<Outcome> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let mut out = std::io::stdout();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("cannot read cargo test's output")?;
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let number = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| {
+                        let part = part
+                            .trim()
+                            .trim_start_matches("ok. ")
+                            .trim_start_matches("FAILED. ");
+                        part.strip_suffix(word).and_then(|n| n.trim().parse().ok())
+                    })
+                    .unwrap_or(0)
+            };
+            passed += number("passed");
+            failed += number("failed");
+        }
+        writeln!(out, "{line}").ok();
+    }
+    let status = child.wait().context("cargo test did not finish")?;
+    Ok(Outcome {
+        success: status.success(),
+        passed,
+        failed,
+    })
 }
 
 #[cfg(test)]

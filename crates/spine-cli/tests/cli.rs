@@ -64,6 +64,57 @@ fn a_usage_error_exits_2() {
 }
 
 #[test]
+fn a_domain_no_registered_domain_owns_is_a_usage_error_that_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &[
+            "schedules",
+            "add",
+            "--domain",
+            "acme.prices",
+            "--pipeline",
+            "acme.ingest",
+            "--schedule-type",
+            "WEEKLY",
+            "--partition-template",
+            r#"{"week_ending":"${FRIDAY}"}"#,
+            "--expected-delay-hours",
+            "24",
+        ],
+        &[
+            "--now",
+            "2026-01-20T12:00:00Z",
+            "schedules",
+            "check",
+            "--domain",
+            "acme.prices",
+            "--from",
+            "2026-01-02",
+            "--to",
+            "2026-01-09",
+        ],
+        &["readiness", "foo.bar", "--week-ending", "2026-01-09"],
+        &["doctor", "foo.bar"],
+        &["recompute", "foo.bar", "--week-ending", "2026-01-09"],
+        &["schedules", "list", "--domain", "foo.bar"],
+        &["anomalies", "list", "--domain", "foo.bar"],
+        &["deps", "list", "--domain", "foo.bar"],
+        &["report", "readiness-audit", "--domain", "foo.bar"],
+    ];
+    for args in commands {
+        let out = spine(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("registered domains: finra.otc_transparency, reference.exchange_calendar"),
+            "{args:?}: {err}"
+        );
+        // Refused before anything was opened: not even a database file.
+        assert!(!dir.path().join("spine.db").exists(), "{args:?}");
+    }
+}
+
+#[test]
 fn a_runtime_error_exits_1_with_one_line_saying_what_and_where() {
     let dir = tempfile::tempdir().unwrap();
     let out = spine(

@@ -138,6 +138,7 @@ pub async fn impact(engine: &Engine, target: &Node) -> PipelineResult<Impact> {
     // The inputs recorded by the latest capture of each dependent calc partition, and the
     // latest capture of every upstream partition they name.
     let mut latest: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut looked_up: BTreeSet<(String, String)> = BTreeSet::new();
     let mut inputs = Vec::new();
     for dependent in dependents.iter().filter(|d| !d.calc.table.is_empty()) {
         let calc_domain = Domain::parse(&dependent.calc.domain)?;
@@ -149,7 +150,9 @@ pub async fn impact(engine: &Engine, target: &Node) -> PipelineResult<Impact> {
                 (&input.input_domain, &input.input_partition_key),
             ] {
                 let key = (domain.clone(), partition.clone());
-                if !latest.contains_key(&key) {
+                // Each partition is looked up once, found or not: many calc partitions consume
+                // the same upstream partition (every week of a year reads that year's calendar).
+                if looked_up.insert(key.clone()) {
                     let capture = captures::latest(
                         conn,
                         &Domain::parse(domain)?,

@@ -1,8 +1,6 @@
 //! Running one registered pipeline by name (`spine run NAME`): a domain's ingest goes through
 //! the engine's capture lifecycle; any other stage is the domain's own.
 
-use spine_model::PartitionKey;
-
 use crate::capture::{self, SourceRequest};
 use crate::domain::{PipelineRun, PipelineTarget};
 use crate::source::FetchOptions;
@@ -37,7 +35,7 @@ pub async fn run_pipeline(
             plugin.as_ref(),
             SourceRequest {
                 source: source.clone(),
-                hint: target.partition.clone().unwrap_or_else(PartitionKey::new),
+                hint: target.partition.clone().unwrap_or_default(),
                 fetch: FetchOptions::default(),
                 trigger: trigger.to_string(),
                 run: run.clone(),

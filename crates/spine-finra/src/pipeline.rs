@@ -489,10 +489,7 @@ pub async fn capture(
         }) => {
             run.progress.finish();
             report.status = IngestStatus::Failed;
-            if let Some(a) = spine_store::anomalies::get(store.conn(), anomaly_id)
-                .await
-                .ok()
-            {
+            if let Ok(a) = spine_store::anomalies::get(store.conn(), anomaly_id).await {
                 report.anomalies.push(AnomalySummary::opened(&a));
             } else {
                 report.notes.push(message);

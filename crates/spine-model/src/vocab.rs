@@ -38,13 +38,20 @@ pub enum VocabError {
         "invalid domain `{0}`: expected a dotted lower-case name such as `finra.otc_transparency`"
     )]
     InvalidDomain(String),
-    /// A week ending that is not a Friday.
-    #[error("{date} is a {weekday}, not a Friday (weeks end on Friday)")]
+    /// A week ending that is not a Friday: almost always an off-by-one, so the nearest Fridays
+    /// are named.
+    #[error(
+        "{date} is a {weekday}, not a Friday: a week_ending is the Friday that ends the week (the nearest are {before} and {after})"
+    )]
     NotAFriday {
         /// The date given.
         date: NaiveDate,
         /// Its weekday, in words.
         weekday: &'static str,
+        /// The Friday before it.
+        before: NaiveDate,
+        /// The Friday after it.
+        after: NaiveDate,
     },
     /// Text that is not a `YYYY-MM-DD` date.
     #[error("`{0}` is not a date (YYYY-MM-DD)")]

@@ -25,13 +25,15 @@ impl WeekEnding {
     /// `date` as a week ending; an error naming the weekday when it is not a Friday.
     pub fn new(date: NaiveDate) -> Result<WeekEnding, VocabError> {
         if is_friday(date) {
-            Ok(WeekEnding(date))
-        } else {
-            Err(VocabError::NotAFriday {
-                date,
-                weekday: weekday_name(date.weekday()),
-            })
+            return Ok(WeekEnding(date));
         }
+        let before = WeekEnding::on_or_before(date).date();
+        Err(VocabError::NotAFriday {
+            date,
+            weekday: weekday_name(date.weekday()),
+            before,
+            after: before + Days::new(7),
+        })
     }
 
     /// The latest Friday on or before `date`: the last week that has ended by then.
@@ -152,7 +154,8 @@ mod tests {
         let err = WeekEnding::new(date(2025, 12, 18)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "2025-12-18 is a Thursday, not a Friday (weeks end on Friday)"
+            "2025-12-18 is a Thursday, not a Friday: a week_ending is the Friday that ends the \
+             week (the nearest are 2025-12-12 and 2025-12-19)"
         );
         assert!("2025-12-19".parse::<WeekEnding>().is_ok());
         assert!("2025-12-20".parse::<WeekEnding>().is_err());

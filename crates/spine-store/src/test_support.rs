@@ -104,6 +104,30 @@ impl TestDb {
     }
 }
 
+/// The environment variable naming a file to which every finished backend run appends one line
+/// (`backend<TAB>test`): how `cargo xtask test` counts what ran on each backend.
+pub const BACKEND_LOG_VAR: &str = "SPINE_TEST_BACKEND_LOG";
+
+/// Appends one line to the backend log, when one is configured.
+fn log_backend_run(backend: &str) {
+    let Some(path) = std::env::var_os(BACKEND_LOG_VAR) else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string();
+    // One small O_APPEND write per line: concurrent tests do not interleave within a line.
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        use std::io::Write;
+        let _ = f.write_all(format!("{backend}\t{test}\n").as_bytes());
+    }
+}
+
 /// Runs `test` on SQLite, then on PostgreSQL when configured: the same body, not a copy.
 /// Returns the backends it ran on, so a test can assert PostgreSQL really ran when required.
 pub async fn for_each_backend<F, Fut>(test: F) -> Vec<&'static str>
@@ -115,10 +139,12 @@ where
     let sqlite = TestDb::sqlite().await;
     test(TestDbRef::of(&sqlite)).await;
     ran.push(sqlite.backend);
+    log_backend_run(sqlite.backend);
     sqlite.cleanup().await;
     if let Some(pg) = TestDb::postgres().await {
         test(TestDbRef::of(&pg)).await;
         ran.push(pg.backend);
+        log_backend_run(pg.backend);
         pg.cleanup().await;
     }
     ran

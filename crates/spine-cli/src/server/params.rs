@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use axum::extract::{FromRequestParts, Query, RawPathParams};
 use axum::http::request::Parts;
-use chrono::{Datelike, Days, NaiveDate, Weekday};
+use chrono::NaiveDate;
 use spine_model::{Domain, VocabError};
 
 use super::error::ApiError;
@@ -268,28 +268,9 @@ pub fn parse_friday(text: &str) -> Result<NaiveDate, String> {
         .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
         .flatten()
         .ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
-    if date.weekday() == Weekday::Fri {
-        return Ok(date);
-    }
-    let back = u64::from((date.weekday().num_days_from_monday() + 3) % 7);
-    let before = date.checked_sub_days(Days::new(back));
-    let after = before.and_then(|d| d.checked_add_days(Days::new(7)));
-    let nearest = match (before, after) {
-        (Some(b), Some(a)) => format!(" (the nearest are {b} and {a})"),
-        _ => String::new(),
-    };
-    let day = match date.weekday() {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    };
-    Err(format!(
-        "`{text}` is a {day}; a week_ending is the Friday that ends the week{nearest}"
-    ))
+    spine_model::WeekEnding::new(date)
+        .map(spine_model::WeekEnding::date)
+        .map_err(|e| format!("`{text}`: {e}"))
 }
 
 #[cfg(test)]
