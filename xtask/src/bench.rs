@@ -77,6 +77,10 @@ pub struct BenchArgs {
     /// Use the existing `target/release/spine` instead of running `cargo build --release`.
     #[arg(long)]
     pub no_build: bool,
+    /// Benchmark this `spine` binary instead (implies `--no-build`): how two builds are compared
+    /// in one run on one machine, e.g. before and after a change.
+    #[arg(long)]
+    pub spine: Option<PathBuf>,
 }
 
 fn parse_tier(s: &str) -> Result<Tier, String> {
@@ -260,7 +264,10 @@ impl Drop for WorkDir {
 pub fn run(args: BenchArgs) -> Result<()> {
     let sqlite3 = sqlite3_version()?;
     let root = workspace_root();
-    let spine = spine_binary(&root, args.no_build)?;
+    let spine = match &args.spine {
+        Some(path) => path.clone(),
+        None => spine_binary(&root, args.no_build)?,
+    };
 
     let work = match &args.dir {
         Some(dir) => WorkDir {
