@@ -1,8 +1,12 @@
 //! Scenario: partial venue coverage. Five clean weeks (2025-09-12 … 2025-10-10) ingested on
 //! time build each tier's venue baseline; in the sixth week (2025-10-17) NMS Tier 1 reports only
-//! ~40% of its venues. CALC records WARN COMPLETENESS with the current count and the baseline's
-//! p10/p50/p90, and the HHI caveat WARN INCOMPLETE_INPUT. Warnings do not block: the week is
-//! READY_WITH_WARNINGS for every use, and the warnings say why.
+//! ~40% of its venues. CALC records the venue-coverage anomaly with the current count and the
+//! baseline's p10/p50/p90 — an ERROR, since 4 of a median 10 is below the completeness policy's
+//! 50% — and the HHI caveat WARN INCOMPLETE_INPUT. The week also lost more than half of its rows
+//! against the tier's trailing baseline, which the landing step's completeness check records as
+//! ERROR COMPLETENESS (with both numbers and the weeks used). Compliance, which must report the
+//! complete week, is blocked; trading and research are READY_WITH_WARNINGS, and the warnings say
+//! why.
 
 use serde_json::json;
 use spine_gen::Fault;
@@ -15,7 +19,7 @@ use spine_store::finra_otc as repo;
 use spine_store::test_support::for_each_backend;
 
 #[tokio::test]
-async fn a_week_with_few_venues_is_flagged_against_its_baseline_but_not_blocked() {
+async fn a_week_with_few_venues_is_flagged_and_blocked_for_compliance_only() {
     let first = date(2025, 9, 12);
     let week = date(2025, 10, 17);
     let dir = tempfile::tempdir().unwrap();
@@ -54,8 +58,9 @@ async fn a_week_with_few_venues_is_flagged_against_its_baseline_but_not_blocked(
             assert_eq!(
                 categories,
                 [
-                    (json!("WARN"), json!("COMPLETENESS")),
-                    (json!("WARN"), json!("INCOMPLETE_INPUT"))
+                    (json!("ERROR"), json!("COMPLETENESS")),
+                    (json!("WARN"), json!("INCOMPLETE_INPUT")),
+                    (json!("ERROR"), json!("COMPLETENESS"))
                 ],
                 "{}",
                 db.backend
@@ -71,7 +76,18 @@ async fn a_week_with_few_venues_is_flagged_against_its_baseline_but_not_blocked(
 
             let certs =
                 certify_all_uses(store, &PartitionKey::week(week), at(2025, 11, 20, 9, 0)).await;
-            assert!(certs.iter().all(|c| c.is_ready && !c.warnings.is_empty()));
+            let ready: Vec<bool> = certs.iter().map(|c| c.is_ready).collect();
+            // ReadyFor::ALL order: trading, compliance, research.
+            assert_eq!(ready, [true, false, true], "{}", db.backend);
+            assert!(certs.iter().all(|c| !c.warnings.is_empty() || !c.is_ready));
+            assert!(
+                certs[1]
+                    .blocking_issues
+                    .iter()
+                    .any(|i| i.contains("accepted rows")),
+                "{:?}",
+                certs[1].blocking_issues
+            );
 
             settings().bind(|| {
                 insta::assert_json_snapshot!(

@@ -393,9 +393,23 @@ async fn a_second_domain_runs_through_the_same_engine_paths_under_its_own_name()
                 causes,
                 [
                     ("non_positive_price", false),
+                    ("rejected_lines", false),
                     ("missed", true),
                     ("late", false)
                 ]
+            );
+
+            // The engine's own completeness check judged acme's capture too: one line of three
+            // rejected is past the 1% share, an ERROR of acme's.
+            let rejected = &acme_anomalies[1];
+            assert_eq!(
+                (rejected.severity.as_str(), rejected.domain.as_str()),
+                ("ERROR", ACME)
+            );
+            assert!(
+                rejected.message.contains("NOT_SYMBOL_COMMA_PRICE 1"),
+                "{}",
+                rejected.message
             );
 
             // Certified through the same readiness path: week 1 carries its own warning, week 2
@@ -447,7 +461,18 @@ async fn a_second_domain_runs_through_the_same_engine_paths_under_its_own_name()
             .unwrap();
             let weeks: Vec<NaiveDate> = doctor.weeks.iter().map(|w| w.week_ending).collect();
             assert_eq!(weeks, [w2, w1]);
-            assert!(!doctor.blocking);
+            // Week 1's rejected line blocks its compliance use, and the doctor says so.
+            assert!(doctor.blocking);
+            let w1_compliance = &doctor.weeks[1].readiness[1];
+            assert_eq!(w1_compliance.ready_for, ReadyFor::Compliance);
+            assert!(
+                w1_compliance
+                    .blocking_issues
+                    .iter()
+                    .any(|i| i.contains("1 of 3 lines rejected")),
+                "{:?}",
+                w1_compliance.blocking_issues
+            );
 
             // FINRA's verdict of the same week sees none of acme's anomalies.
             let finra = Domain::parse(Domain::FINRA_OTC).unwrap();

@@ -130,6 +130,60 @@ impl Detector<'_> {
         .await?)
     }
 
+    /// Records the finding of one capture under its cause: an open anomaly of the same cause
+    /// about another capture of the partition is resolved first (the newer capture is what is
+    /// judged now, and its severity may differ), so the open anomaly always names the capture
+    /// it is about.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn replace<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        partition: &PartitionKey,
+        stage: Option<Stage>,
+        severity: Severity,
+        category: Category,
+        cause: &AnomalyCause,
+        message: String,
+        details: Value,
+        capture_id: &str,
+    ) -> PipelineResult<Recorded> {
+        let open = anomalies::open_for(
+            conn,
+            self.domain,
+            Some(partition),
+            category,
+            Some(cause.as_str()),
+        )
+        .await?;
+        if open
+            .iter()
+            .any(|a| a.capture_id.as_deref() != Some(capture_id) || a.severity != severity.as_str())
+        {
+            anomalies::resolve_open(
+                conn,
+                self.domain,
+                partition,
+                category,
+                cause.as_str(),
+                &format!("superseded: capture {capture_id} is judged now"),
+                self.run.now,
+            )
+            .await?;
+        }
+        self.once(
+            conn,
+            partition,
+            stage,
+            severity,
+            category,
+            cause,
+            message,
+            details,
+            Some(capture_id),
+        )
+        .await
+    }
+
     /// Resolves every open anomaly of `partition` with this category and cause, noting why.
     pub async fn resolve<C: ConnectionTrait>(
         &self,

@@ -257,6 +257,26 @@ pub trait DomainPlugin: Send + Sync + 'static {
         partition.week_ending()
     }
 
+    /// The earlier partitions of the same series, most recent first, up to `n` (what a capture's
+    /// counts are compared with). By default, for a partition keyed by `week_ending`, the same
+    /// key for each of the `n` previous weeks.
+    fn series_before(&self, partition: &PartitionKey, n: usize) -> Vec<PartitionKey> {
+        let Some(week) = partition
+            .week_ending()
+            .and_then(|d| spine_model::WeekEnding::new(d).ok())
+        else {
+            return Vec::new();
+        };
+        (1..=n as u64)
+            .filter_map(|k| week.weeks_before(k))
+            .map(|w| {
+                partition
+                    .clone()
+                    .with(PartitionKey::WEEK_ENDING, w.to_string())
+            })
+            .collect()
+    }
+
     /// The partition a hint names completely enough to track a failed fetch against (FINRA: a
     /// tier and a week), or `None`. By default any non-empty hint.
     fn complete_partition(&self, hint: &PartitionKey) -> Option<PartitionKey> {

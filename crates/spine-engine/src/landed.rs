@@ -3,7 +3,10 @@
 //! place, the same for every domain:
 //!
 //! 1. anomaly resolution — the partition arrived, so "its source was unavailable" and "it was
-//!    missed" no longer hold;
+//!    missed" no longer hold; and completeness — the capture is judged against
+//!    `spine_rules::completeness`: no accepted line (CRITICAL), rejected lines (WARN, ERROR past
+//!    the policy's share), accepted rows far below the partition's previous capture or its
+//!    series' trailing baseline (ERROR, CRITICAL);
 //! 2. late/missed bookkeeping — the partition's schedules are checked at the run's clock, so a
 //!    late arrival is recorded the moment it lands;
 //! 3. recompute — calcs of the domain that a calendar correction left stale are recomputed;
@@ -16,7 +19,7 @@
 //! notifications): it returns a typed [`LandedOutcome`].
 
 use serde::Serialize;
-use spine_model::{AnomalyCause, Category, Domain, IngestStatus, PartitionKey};
+use spine_model::{AnomalyCause, Category, Domain, IngestStatus, PartitionKey, Stage};
 use spine_store::anomalies::{self, AnomalyFilter};
 
 use crate::anomaly::{AnomalySummary, Detector};
@@ -74,6 +77,12 @@ pub async fn capture_landed(
         );
     }
 
+    // 1b. Is it complete?
+    if report.status != IngestStatus::Unchanged {
+        out.anomalies
+            .extend(completeness(engine, plugin, report, run).await?);
+    }
+
     // 2. Was it expected earlier? A broken schedule must not stop data from flowing: say so and
     // carry on.
     if let Some(date) = plugin.business_date(partition) {
@@ -121,6 +130,118 @@ pub async fn capture_landed(
             keys.join(", ")
         ));
         out.recomputed = recomputed;
+    }
+    Ok(out)
+}
+
+/// A capture that accepted no line.
+pub const EMPTY_CAPTURE: AnomalyCause = AnomalyCause::named("empty_capture");
+/// A capture with rejected lines.
+pub const REJECTED_LINES: AnomalyCause = AnomalyCause::named("rejected_lines");
+/// A capture whose accepted rows fell far below the partition's previous capture or baseline.
+pub const ROW_COUNT_DROP: AnomalyCause = AnomalyCause::named("row_count_drop");
+
+/// Judges one capture's completeness from its counts, its partition's previous capture and its
+/// series' trailing baseline; records what fails (naming the capture) and resolves what an
+/// earlier capture of the partition opened and this one passes.
+async fn completeness(
+    engine: &Engine,
+    plugin: &dyn DomainPlugin,
+    report: &CaptureReport,
+    run: &RunContext,
+) -> PipelineResult<Vec<AnomalySummary>> {
+    use spine_rules::completeness::{self as rules, LineCounts, Reference};
+    let policy = engine.completeness_policy();
+    let domain = plugin.name();
+    let conn = engine.store().conn();
+    let partition = &report.partition;
+    let counts = LineCounts {
+        read: report.rows_read.max(0) as u64,
+        accepted: report.rows_accepted.max(0) as u64,
+        rejected: report.rows_rejected.max(0) as u64,
+        rejected_by_reason: report.rejects_by_reason.clone(),
+    };
+    // References for the accepted rows: the capture this one supersedes, and the latest
+    // non-empty capture of each earlier partition of the series.
+    let mut references = Vec::new();
+    if let Some(previous) = &report.supersedes
+        && let Some(prev) = spine_store::captures::get(conn, previous).await?
+        && prev.rows_accepted > 0
+    {
+        references.push(Reference {
+            what: "previous capture".into(),
+            value: prev.rows_accepted as f64,
+            evidence: serde_json::json!({"capture_id": prev.capture_id, "rows_accepted": prev.rows_accepted}),
+        });
+    }
+    let mut observations = Vec::new();
+    for earlier in plugin.series_before(partition, policy.baseline_window) {
+        if let Some(c) = spine_store::captures::latest(conn, &domain, &earlier).await?
+            && c.rows_accepted > 0
+        {
+            observations.push((earlier.canonical(), c.rows_accepted as u64));
+        }
+    }
+    references.extend(rules::baseline(&observations, policy));
+
+    let findings = [
+        (
+            EMPTY_CAPTURE,
+            Category::IncompleteInput,
+            rules::empty(&counts),
+        ),
+        (
+            REJECTED_LINES,
+            Category::IncompleteInput,
+            rules::rejects(&counts, policy),
+        ),
+        (
+            ROW_COUNT_DROP,
+            Category::Completeness,
+            rules::drop("accepted rows", counts.accepted, &references, policy),
+        ),
+    ];
+    let detector = Detector {
+        domain: &domain,
+        pipeline: plugin.ingest_pipeline(),
+        run,
+    };
+    let mut out = Vec::new();
+    for (cause, category, finding) in findings {
+        match finding {
+            Some(f) => {
+                let recorded = detector
+                    .replace(
+                        conn,
+                        partition,
+                        Some(Stage::Raw),
+                        f.severity,
+                        f.category,
+                        &cause,
+                        f.message,
+                        f.details,
+                        &report.capture_id,
+                    )
+                    .await?;
+                if let spine_store::anomalies::Recorded::Created(a) = recorded {
+                    out.push(AnomalySummary::opened(&a));
+                }
+            }
+            None => out.extend(
+                detector
+                    .resolve(
+                        conn,
+                        partition,
+                        category,
+                        &cause,
+                        &format!(
+                            "resolved automatically: capture {} of the partition passes",
+                            report.capture_id
+                        ),
+                    )
+                    .await?,
+            ),
+        }
     }
     Ok(out)
 }

@@ -38,6 +38,7 @@ pub use run::{Progress, ProgressSink, RunContext};
 
 use spine_model::Domain;
 use spine_rules::BlockingPolicy;
+use spine_rules::completeness::CompletenessPolicy;
 use spine_store::{Store, StoreError};
 
 /// Why a pipeline or engine step failed.
@@ -127,6 +128,7 @@ pub struct Engine {
     store: Store,
     registry: Arc<Registry>,
     policy: Arc<BlockingPolicy>,
+    completeness: Arc<CompletenessPolicy>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -151,7 +153,19 @@ impl Engine {
             store,
             registry: Arc::new(registry),
             policy: Arc::new(policy),
+            completeness: Arc::new(CompletenessPolicy::default()),
         }
+    }
+
+    /// The same engine judging completeness by `policy` (an operator's thresholds).
+    pub fn with_completeness(mut self, policy: CompletenessPolicy) -> Engine {
+        self.completeness = Arc::new(policy);
+        self
+    }
+
+    /// The thresholds every capture's completeness is judged by.
+    pub fn completeness_policy(&self) -> &CompletenessPolicy {
+        &self.completeness
     }
 
     /// The database.

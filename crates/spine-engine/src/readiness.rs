@@ -83,6 +83,7 @@ pub async fn facts(
             captured_at: capture.captured_at,
             furthest_stage: manifest::furthest_stage(&stages, &capture.capture_id),
             required_stages: plugin.required_stages().to_vec(),
+            rows_accepted: Some(capture.rows_accepted),
         });
         // 4. Dependencies: what each calc consumed against what is latest now.
         for input in lineage::inputs_of(conn, &capture.capture_id).await? {

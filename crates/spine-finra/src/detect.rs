@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use spine_engine::anomaly::{AnomalySummary, Detector};
 use spine_engine::{PipelineResult, RunContext};
 use spine_model::{AnomalyCause, Category, PartitionKey, Severity, Stage, Tier};
-use spine_store::anomalies::{self, NewAnomaly};
+use spine_store::anomalies::{self, NewAnomaly, Recorded};
 use spine_store::{ConnectionTrait, Store, captures};
 
 use crate::domain;
@@ -32,6 +32,10 @@ pub mod cause {
     pub const HHI_OVERSTATED: AnomalyCause = AnomalyCause::named("hhi_may_overstate");
     /// A new capture replaced an earlier one.
     pub const REVISION: AnomalyCause = AnomalyCause::named("revision");
+    /// Far fewer symbols than the previous capture or the tier's baseline.
+    pub const SYMBOL_COUNT_DROP: AnomalyCause = AnomalyCause::named("symbol_count_drop");
+    /// Far fewer venues than the previous capture or the tier's baseline.
+    pub const VENUE_COUNT_DROP: AnomalyCause = AnomalyCause::named("venue_count_drop");
 }
 
 /// The plausible range of average trade size (shares per trade) per row. Below 1 is impossible
@@ -256,15 +260,41 @@ pub async fn revision<C: ConnectionTrait>(
     Ok(AnomalySummary::opened(&a))
 }
 
-/// The venue counts of the same tier over the trailing weeks, each marked eligible or not for
-/// the baseline: a week whose partition still carries an unresolved ERROR or CRITICAL anomaly, or
-/// whose week was judged not ready, must not poison the baseline.
-pub async fn venue_history(
+/// One earlier week of a tier, as the baselines see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesObservation {
+    /// The week.
+    pub week_ending: NaiveDate,
+    /// Its latest capture.
+    pub capture_id: String,
+    /// Symbols in that capture's calcs.
+    pub symbols: u64,
+    /// Venues in that capture's calcs.
+    pub venues: u64,
+    /// Whether it may serve as a baseline (no unresolved ERROR or worse, not judged not ready).
+    pub eligible: bool,
+}
+
+impl SeriesObservation {
+    /// The venue-coverage baseline's view of it.
+    pub fn venue_week(&self) -> spine_rules::baseline::WeekObservation {
+        spine_rules::baseline::WeekObservation {
+            week_ending: self.week_ending,
+            venue_count: self.venues as u32,
+            eligible: self.eligible,
+        }
+    }
+}
+
+/// The symbol and venue counts of the same tier over the trailing weeks, each marked eligible or
+/// not for the baselines: a week whose partition still carries an unresolved ERROR or CRITICAL
+/// anomaly, or whose week was judged not ready, must not poison a baseline.
+pub async fn series_history(
     store: &Store,
     tier: Tier,
     week: NaiveDate,
     weeks: u64,
-) -> PipelineResult<Vec<spine_rules::baseline::WeekObservation>> {
+) -> PipelineResult<Vec<SeriesObservation>> {
     let conn = store.conn();
     let mut out = Vec::new();
     for earlier in previous_weeks(week, weeks) {
@@ -272,9 +302,10 @@ pub async fn venue_history(
         let Some(capture) = captures::latest(conn, &domain(), &key).await? else {
             continue;
         };
-        let venues = spine_store::finra_otc::venue_share(conn, &capture.capture_id).await?;
-        if venues.is_empty() {
-            continue; // never reached CALC: no venue count to learn from
+        let (symbols, venues) =
+            spine_store::finra_otc::calc_counts(conn, &capture.capture_id).await?;
+        if venues == 0 {
+            continue; // never reached CALC: no count to learn from
         }
         let blocking = anomalies::list(
             conn,
@@ -301,11 +332,102 @@ pub async fn venue_history(
                     && PartitionKey::parse(&r.partition_key)
                         .is_ok_and(|k| spine_rules::readiness::related(&key, &k))
             });
-        out.push(spine_rules::baseline::WeekObservation {
+        out.push(SeriesObservation {
             week_ending: earlier,
-            venue_count: venues.len() as u32,
+            capture_id: capture.capture_id,
+            symbols,
+            venues,
             eligible: !blocking && !not_ready,
         });
+    }
+    Ok(out)
+}
+
+/// What a capture's calcs counted, and what they are compared with.
+#[derive(Debug, Clone)]
+pub struct CountFacts {
+    /// Symbols and venues of the capture judged.
+    pub current: (u64, u64),
+    /// The capture it supersedes, with its counts, when that one reached CALC.
+    pub previous: Option<(String, u64, u64)>,
+    /// The tier's trailing weeks.
+    pub history: Vec<SeriesObservation>,
+}
+
+/// Symbols and venues far below the partition's previous capture or the tier's trailing baseline
+/// (`spine_rules::completeness` thresholds): ERROR COMPLETENESS, CRITICAL below a tenth, with both
+/// numbers and the weeks used; resolved when a later capture passes.
+pub async fn count_drops<C: ConnectionTrait>(
+    conn: &C,
+    partition: &PartitionKey,
+    capture_id: &str,
+    facts: &CountFacts,
+    policy: &spine_rules::completeness::CompletenessPolicy,
+    run: &RunContext,
+) -> PipelineResult<Vec<AnomalySummary>> {
+    use spine_rules::completeness::{self as rules, Reference};
+    let domain = domain();
+    let detector = detector(run, &domain);
+    let mut out = Vec::new();
+    for (metric, cause, pick) in [
+        ("symbols", &cause::SYMBOL_COUNT_DROP, 0usize),
+        ("venues", &cause::VENUE_COUNT_DROP, 1usize),
+    ] {
+        let of = |pair: (u64, u64)| if pick == 0 { pair.0 } else { pair.1 };
+        let mut references = Vec::new();
+        if let Some((id, symbols, venues)) = &facts.previous {
+            references.push(Reference {
+                what: "previous capture".into(),
+                value: of((*symbols, *venues)) as f64,
+                evidence: json!({"capture_id": id, "count": of((*symbols, *venues))}),
+            });
+        }
+        // Venues against the tier's baseline are the venue-coverage detection's (escalated by
+        // the same thresholds); here they are judged against the previous capture only.
+        if pick == 0 {
+            let observations: Vec<(String, u64)> = facts
+                .history
+                .iter()
+                .filter(|o| o.eligible)
+                .take(policy.baseline_window)
+                .map(|o| (o.week_ending.to_string(), of((o.symbols, o.venues))))
+                .collect();
+            references.extend(rules::baseline(&observations, policy));
+        }
+        match rules::drop(metric, of(facts.current), &references, policy) {
+            Some(f) => {
+                if let Recorded::Created(a) = detector
+                    .replace(
+                        conn,
+                        partition,
+                        Some(Stage::Calc),
+                        f.severity,
+                        f.category,
+                        cause,
+                        f.message,
+                        f.details,
+                        capture_id,
+                    )
+                    .await?
+                {
+                    out.push(AnomalySummary::opened(&a));
+                }
+            }
+            None => out.extend(
+                detector
+                    .resolve(
+                        conn,
+                        partition,
+                        Category::Completeness,
+                        cause,
+                        &format!(
+                            "resolved automatically: capture {capture_id} has {} {metric}",
+                            of(facts.current)
+                        ),
+                    )
+                    .await?,
+            ),
+        }
     }
     Ok(out)
 }
@@ -319,6 +441,7 @@ pub async fn venue_coverage<C: ConnectionTrait>(
     capture_id: &str,
     current: u32,
     history: &[spine_rules::baseline::WeekObservation],
+    policy: &spine_rules::completeness::CompletenessPolicy,
     run: &RunContext,
 ) -> PipelineResult<Vec<AnomalySummary>> {
     use spine_rules::baseline::{
@@ -357,17 +480,41 @@ pub async fn venue_coverage<C: ConnectionTrait>(
     let details = finding.details();
     let domain = domain();
     let detector = detector(run, &domain);
+    // Below the coverage threshold is a warning; far below it (the completeness policy's drop
+    // ratios) the week is too incomplete to report (ERROR) or to use at all (CRITICAL).
+    let ratio = f64::from(current) / f64::from(finding.baseline.p50.max(1));
+    let (severity, message) = if ratio < policy.drop_critical_ratio {
+        (
+            Severity::Critical,
+            format!(
+                "{}; below {:.0}% of it: too incomplete for any use",
+                finding.message(),
+                policy.drop_critical_ratio * 100.0
+            ),
+        )
+    } else if ratio < policy.drop_error_ratio {
+        (
+            Severity::Error,
+            format!(
+                "{}; below {:.0}% of it: too incomplete to report",
+                finding.message(),
+                policy.drop_error_ratio * 100.0
+            ),
+        )
+    } else {
+        (Severity::Warn, finding.message())
+    };
     let coverage = detector
-        .once(
+        .replace(
             conn,
             partition,
             Some(Stage::Calc),
-            Severity::Warn,
+            severity,
             Category::Completeness,
             &cause::VENUE_COVERAGE,
-            finding.message(),
+            message,
             details.clone(),
-            Some(capture_id),
+            capture_id,
         )
         .await?;
     recorded.push(AnomalySummary::opened(coverage.anomaly()));

@@ -183,7 +183,8 @@ impl DomainPlugin for FinraDomain {
                 category: Category::Completeness,
                 severity: Severity::Warn,
                 stage: Stage::Calc,
-                description: "fewer venues than 70% of the tier's trailing baseline",
+                description: "fewer venues than 70% of the tier's trailing baseline (ERROR below \
+                              50%, CRITICAL below 10%)",
             },
             DetectionSpec {
                 cause: detect::cause::HHI_OVERSTATED,
@@ -191,6 +192,22 @@ impl DomainPlugin for FinraDomain {
                 severity: Severity::Warn,
                 stage: Stage::Calc,
                 description: "HHI computed from too few venues may overstate concentration",
+            },
+            DetectionSpec {
+                cause: detect::cause::SYMBOL_COUNT_DROP,
+                category: Category::Completeness,
+                severity: Severity::Error,
+                stage: Stage::Calc,
+                description: "far fewer symbols than the previous capture or the tier's baseline \
+                              (ERROR below 50%, CRITICAL below 10%)",
+            },
+            DetectionSpec {
+                cause: detect::cause::VENUE_COUNT_DROP,
+                category: Category::Completeness,
+                severity: Severity::Error,
+                stage: Stage::Calc,
+                description: "far fewer venues than the capture it revises (ERROR below 50%, \
+                              CRITICAL below 10%)",
             },
             DetectionSpec {
                 cause: detect::cause::REVISION,
@@ -260,11 +277,11 @@ impl DomainPlugin for FinraDomain {
         let notes = match name {
             NORMALIZE => {
                 let normalized = pipeline::normalize(store, &capture, run).await?;
-                pipeline::calc(store, &capture, Some(normalized.calcs), run)
+                pipeline::calc(engine, &capture, Some(normalized.calcs), run)
                     .await?
                     .notes
             }
-            CALC => pipeline::calc(store, &capture, None, run).await?.notes,
+            CALC => pipeline::calc(engine, &capture, None, run).await?.notes,
             other => {
                 return Err(PipelineError::Input(format!(
                     "{} has no stage pipeline `{other}`",
@@ -285,7 +302,7 @@ impl DomainPlugin for FinraDomain {
         partition: &PartitionKey,
         run: &RunContext,
     ) -> PipelineResult<Vec<RecomputeResult>> {
-        pipeline::recompute(engine.store(), partition, run).await
+        pipeline::recompute(engine, partition, run).await
     }
 
     fn remedy(&self, key: &PartitionKey, need: Remedy) -> String {

@@ -505,7 +505,7 @@ pub async fn capture(
     };
     report.anomalies.extend(normalized.anomalies);
     report.stage = Some(Stage::Normalized);
-    let outcome = calc(store, &capture, Some(normalized.calcs), run).await?;
+    let outcome = calc(engine, &capture, Some(normalized.calcs), run).await?;
     report.anomalies.extend(outcome.anomalies);
     let notes = outcome.notes;
     report.notes.extend(outcome.remarks);
@@ -857,11 +857,12 @@ async fn calcs_from_normalized(store: &Store, capture: &Capture) -> PipelineResu
 /// split. Returns notes for the operator; empty when every calc was computed (and the CALC
 /// stage recorded).
 pub async fn calc(
-    store: &Store,
+    engine: &Engine,
     capture: &Capture,
     calcs: Option<WeekCalcs>,
     run: &RunContext,
 ) -> PipelineResult<CalcOutcome> {
+    let store = engine.store();
     let now = run.now;
     run.progress.phase("CALC");
     let (partition, tier, week) = capture_partition(capture)?;
@@ -873,7 +874,26 @@ pub async fn calc(
     let mut recorded = Vec::new();
     // Facts read before the transaction (SQLite has one connection; the transaction holds it).
     let calendar_input = reference::trading_days_for_week(store.conn(), week).await?;
-    let history = detect::venue_history(store, tier, week, 12).await?;
+    let history = detect::series_history(store, tier, week, 12).await?;
+    let venue_history: Vec<spine_rules::baseline::WeekObservation> = history
+        .iter()
+        .map(detect::SeriesObservation::venue_week)
+        .collect();
+    let previous_counts = match &capture.supersedes_capture_id {
+        Some(previous) => {
+            let (symbols, venues) = repo::calc_counts(store.conn(), previous).await?;
+            (venues > 0).then(|| (previous.clone(), symbols, venues))
+        }
+        None => None,
+    };
+    let count_facts = detect::CountFacts {
+        current: (
+            week_calcs.symbol_summaries.len() as u64,
+            week_calcs.venue_shares.len() as u64,
+        ),
+        previous: previous_counts,
+        history,
+    };
     let revision = match &capture.supersedes_capture_id {
         Some(previous) => {
             let hhi: std::collections::BTreeMap<&str, f64> = week_calcs
@@ -1009,7 +1029,19 @@ pub async fn calc(
             &partition,
             &capture.capture_id,
             week_calcs.venue_shares.len() as u32,
-            &history,
+            &venue_history,
+            engine.completeness_policy(),
+            run,
+        )
+        .await?,
+    );
+    recorded.extend(
+        detect::count_drops(
+            &txn,
+            &partition,
+            &capture.capture_id,
+            &count_facts,
+            engine.completeness_policy(),
             run,
         )
         .await?,
@@ -1174,10 +1206,11 @@ pub async fn resolve_capture(
 /// tier of it) from their NORMALIZED rows (after a calendar correction, say). Captures that
 /// never reached NORMALIZED are skipped: there is nothing trustworthy to recompute from.
 pub async fn recompute(
-    store: &Store,
+    engine: &Engine,
     partition: &PartitionKey,
     run: &RunContext,
 ) -> PipelineResult<Vec<RecomputeResult>> {
+    let store = engine.store();
     let Some(week) = partition.week_ending() else {
         return Err(PipelineError::Input(format!(
             "{partition} names no week: recompute works on a week or one tier of it"
@@ -1203,7 +1236,7 @@ pub async fn recompute(
             });
             continue;
         }
-        let outcome = calc(store, &capture, None, run).await?;
+        let outcome = calc(engine, &capture, None, run).await?;
         out.push(RecomputeResult {
             partition_key: key.canonical(),
             capture_id: capture.capture_id,

@@ -661,7 +661,7 @@ async fn a_failing_stage_leaves_nothing_behind_and_can_be_rerun() {
             let calcs = finra_otc::normalize(&db.store, &capture, &run)
                 .await
                 .unwrap();
-            finra_otc::calc(&db.store, &capture, Some(calcs.calcs), &run)
+            finra_otc::calc(&engine(&db.store), &capture, Some(calcs.calcs), &run)
                 .await
                 .unwrap();
             let stages = spine_store::manifest::stages(conn, &domain, &partition)

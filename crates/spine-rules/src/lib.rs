@@ -11,6 +11,7 @@
 //! * [`baseline`] — the venue-coverage baseline and check ([`check_venue_coverage`]).
 //! * [`revision`] — what a revision changed ([`diff_revision`]).
 //! * [`schedule`] — schedule expansion, business dates and due-time arithmetic.
+//! * [`completeness`] — is a capture complete: empty, rejected lines, counts far below the usual.
 //! * [`calendar`] — the one trading calendar ([`TradingCalendar`]) and trading-day counts.
 //! * [`xnys`] — the NYSE's full-day closures computed from its rules, for every year.
 //! * [`lineage`] — the calc dependency graph: cycles, transitive dependents, staleness.
@@ -33,6 +34,7 @@
 //!         captured_at: Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap(),
 //!         furthest_stage: Some(Stage::Calc),
 //!         required_stages: vec![],
+//!         rows_accepted: Some(5_328),
 //!     }],
 //!     open_anomalies: vec![],
 //!     dependencies: vec![],
@@ -50,6 +52,7 @@
 
 pub mod baseline;
 pub mod calendar;
+pub mod completeness;
 pub mod lineage;
 pub mod policy;
 pub mod readiness;

@@ -88,6 +88,9 @@ pub struct PartitionFacts {
     pub furthest_stage: Option<Stage>,
     /// The stages the partition's pipeline must complete; empty means all of them.
     pub required_stages: Vec<Stage>,
+    /// Lines the latest capture accepted, when known. A capture that accepted none holds no
+    /// data: its partition is not present, whatever stages it reached.
+    pub rows_accepted: Option<i64>,
 }
 
 /// One unresolved anomaly.
@@ -253,18 +256,29 @@ fn check_presence(
         .iter()
         .filter(|e| related(eval, e))
         .collect();
+    // A partition whose latest capture accepted no line is there in name only.
+    let mut issues: Vec<String> = present
+        .values()
+        .filter(|p| p.rows_accepted == Some(0))
+        .map(|p| {
+            format!(
+                "{} is empty: its latest capture {} accepted no line",
+                p.partition.canonical(),
+                p.latest_capture_id
+            )
+        })
+        .collect();
     if expected.is_empty() {
-        return if present.is_empty() {
-            vec![format!("no capture for partition {}", eval.canonical())]
-        } else {
-            Vec::new()
-        };
+        if present.is_empty() {
+            issues.push(format!("no capture for partition {}", eval.canonical()));
+        }
+        return issues;
     }
+    // An empty partition is reported as empty above, not again as missing.
     let missing = expected
         .into_iter()
         .filter(|e| !present.keys().any(|p| p.covers(e)));
     let mut tiers_missing: BTreeMap<PartitionKey, BTreeSet<&str>> = BTreeMap::new();
-    let mut issues = Vec::new();
     for key in missing {
         match key.get(PartitionKey::TIER) {
             Some(tier) => {
@@ -440,6 +454,7 @@ mod tests {
             captured_at: at(2026, 1, 16, 9),
             furthest_stage: Some(Stage::Calc),
             required_stages: vec![Stage::Raw, Stage::Normalized, Stage::Calc],
+            rows_accepted: None,
         }
     }
 
@@ -773,6 +788,7 @@ mod tests {
                     captured_at: at(2026, 1, 20, 12) - TimeDelta::hours(age_h),
                     furthest_stage: stage,
                     required_stages: vec![],
+                    rows_accepted: None,
                 }
             }),
             0..5,

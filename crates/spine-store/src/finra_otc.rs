@@ -496,6 +496,24 @@ pub async fn replace_tier_split<C: ConnectionTrait>(
     Ok(())
 }
 
+/// How many symbols and venues a capture's calcs hold (0 and 0 before CALC): two counting
+/// queries, for completeness checks that compare captures without reading their rows.
+pub async fn calc_counts<C: ConnectionTrait>(
+    conn: &C,
+    capture_id: &str,
+) -> StoreResult<(u64, u64)> {
+    use sea_orm::PaginatorTrait;
+    let symbols = finra_otc_symbol_summary::Entity::find()
+        .filter(finra_otc_symbol_summary::Column::CaptureId.eq(capture_id))
+        .count(conn)
+        .await?;
+    let venues = finra_otc_venue_share::Entity::find()
+        .filter(finra_otc_venue_share::Column::CaptureId.eq(capture_id))
+        .count(conn)
+        .await?;
+    Ok((symbols, venues))
+}
+
 /// The symbol summary of a capture, by symbol (one symbol when given).
 pub async fn symbol_summary<C: ConnectionTrait>(
     conn: &C,
