@@ -84,6 +84,9 @@ pub enum Command {
     /// List and resolve anomalies.
     #[command(subcommand)]
     Anomalies(AnomaliesCommand),
+    /// The rejected lines of a capture: line number, reason and the line as received.
+    #[command(subcommand)]
+    Rejects(RejectsCommand),
     /// Expected schedules: list, add, and check for missed or late partitions.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
@@ -291,6 +294,38 @@ pub struct ReadinessArgs {
     pub by: String,
 }
 
+/// `spine rejects …`
+#[derive(Debug, Subcommand)]
+pub enum RejectsCommand {
+    /// List rejected lines, in (capture, line) order.
+    #[command(
+        after_help = "Examples:\n  spine rejects list --week-ending 2025-12-19 --tier OTC\n  spine rejects list --capture cap_0123456789abcdef01234567 --reason BAD_DATE --format csv"
+    )]
+    List(RejectsListArgs),
+}
+
+/// Arguments of `spine rejects list`: one capture, or the latest capture of each partition a
+/// week (and tier) covers.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["capture", "week_ending"])))]
+pub struct RejectsListArgs {
+    /// One capture, by id.
+    #[arg(long, conflicts_with_all = ["week_ending", "tier"])]
+    pub capture: Option<String>,
+    /// The domain of the week.
+    #[arg(long, value_parser = parse_domain, default_value = spine_model::Domain::FINRA_OTC)]
+    pub domain: Domain,
+    /// The Friday ending the week: its partitions' latest captures.
+    #[arg(long, value_parser = parse_week_ending)]
+    pub week_ending: Option<NaiveDate>,
+    /// Only this tier of the week.
+    #[arg(long, value_parser = parse_tier, requires = "week_ending")]
+    pub tier: Option<Tier>,
+    /// Only this reason code, e.g. `BAD_DATE`.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
 /// `spine anomalies …`
 #[derive(Debug, Subcommand)]
 pub enum AnomaliesCommand {
@@ -419,8 +454,9 @@ pub struct DoctorArgs {
     /// The domain to diagnose.
     #[arg(value_parser = parse_domain)]
     pub domain: Domain,
-    /// How many recent weeks to examine (weeks with something due or captured).
-    #[arg(long, default_value_t = 4)]
+    /// How many of the most recent fully due weeks to examine (every expected partition due),
+    /// besides the newer weeks that are only partly due. At least 1.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=520))]
     pub weeks: u32,
 }
 

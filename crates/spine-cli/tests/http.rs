@@ -540,13 +540,32 @@ async fn check_doctor(server: &Server, fx: &Fixture) {
     );
     assert!(!report["remediation"].as_array().unwrap().is_empty());
 
-    // `weeks` bounds the weeks examined; the default is 4.
+    // `weeks` bounds the fully due weeks examined (newer, partly due ones are shown besides);
+    // the default is 4, and the latest fully due week is named first.
+    let fully_due = |body: &Value| {
+        body["weeks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["fully_due"] == json!(true))
+            .count()
+    };
     let one = server.get(&format!("/api/v1/doctor/{FINRA}?weeks=1")).await;
-    assert_eq!(one.json()["weeks"].as_array().unwrap().len(), 1);
+    let one = one.json();
+    assert_eq!(fully_due(&one), 1, "{one}");
+    let latest = one["latest_due_week"].as_str().unwrap().to_string();
+    assert!(
+        one["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("latest fully due week {latest}"))
+    );
     let default = server.get(&format!("/api/v1/doctor/{FINRA}")).await;
     let four = server.get(&format!("/api/v1/doctor/{FINRA}?weeks=4")).await;
     assert_eq!(default.json(), four.json());
-    assert_eq!(four.json()["weeks"].as_array().unwrap().len(), 4);
+    assert_eq!(fully_due(&four.json()), 4);
+    let zero = server.get(&format!("/api/v1/doctor/{FINRA}?weeks=0")).await;
+    assert_eq!(zero.status, 400, "{}", zero.text);
 
     // A domain with nothing blocking answers 200, and the status always follows `blocking`.
     let calendar = server

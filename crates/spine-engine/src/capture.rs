@@ -354,6 +354,22 @@ pub async fn ingest_fetched(
             outcome,
         ));
     }
+    // One week per content: the same bytes filed under another partition is a mistake (a
+    // wrong `--week-ending`), never a second capture.
+    if let Some(other) = captures::with_content(store.conn(), &domain, &input.content_hash)
+        .await?
+        .into_iter()
+        .find(|c| c.partition_key != plan.partition.canonical())
+    {
+        return Err(PipelineError::Input(format!(
+            "{}: these exact bytes were already captured as {} (capture {} at {}); the same file \
+             cannot be a second partition: check the partition you named",
+            input.locator,
+            other.partition_key,
+            other.capture_id,
+            other.captured_at.to_rfc3339()
+        )));
+    }
     let planned = PlannedCapture {
         plan: plan.clone(),
         capture_id: capture_id.clone(),

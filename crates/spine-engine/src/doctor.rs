@@ -25,6 +25,10 @@ pub struct DoctorReport {
     pub domain: String,
     /// When (the run's clock).
     pub checked_at: DateTime<Utc>,
+    /// The most recent week whose every expected partition is due: the first verdict to read.
+    pub latest_due_week: Option<NaiveDate>,
+    /// That week's verdict in one line.
+    pub headline: Option<String>,
     /// The weeks examined, most recent first.
     pub weeks: Vec<WeekDiagnosis>,
     /// Unresolved anomalies of the domain, grouped by severity, worst first.
@@ -40,6 +44,9 @@ pub struct DoctorReport {
 pub struct WeekDiagnosis {
     /// The Friday ending the week.
     pub week_ending: NaiveDate,
+    /// Whether every partition expected for the week is due (otherwise it is only partly due,
+    /// and what is missing may simply not be published yet).
+    pub fully_due: bool,
     /// Partitions the schedules expect.
     pub expected: Vec<String>,
     /// Partitions with a capture, and how far their latest capture got.
@@ -134,41 +141,56 @@ pub struct AnomalyLine {
     pub message: String,
 }
 
-/// The weeks worth examining: the most recent Fridays (up to `weeks`) with something captured
-/// or already due, so not-yet-published weeks do not read as failures.
-async fn recent_weeks(
+/// The weeks worth examining, most recent first: every newer week that is only partly due
+/// (FINRA publishes Tier 2 and OTC weeks after Tier 1, so the newest weeks are always partial),
+/// then the `weeks` most recent *fully due* weeks — where a verdict can be wrong rather than
+/// early. A week with nothing due and nothing captured is not examined. Returns the weeks and
+/// the most recent fully due one.
+async fn due_weeks(
     engine: &Engine,
     domain: &Domain,
     weeks: u32,
     run: &RunContext,
-) -> PipelineResult<Vec<NaiveDate>> {
+) -> PipelineResult<(Vec<(NaiveDate, bool)>, Option<NaiveDate>)> {
     let store = engine.store();
     let today = run.now.date_naive();
     let mut friday = WeekEnding::on_or_before(today).date();
     let earliest = schedules::earliest_week(store, domain).await?;
     let mut out = Vec::new();
-    // Look back at most a year; stop at the earliest capture when there is one.
-    for _ in 0..53 {
-        if out.len() as u32 >= weeks || earliest.is_some_and(|e| friday < e) {
+    let mut fully_due = 0u32;
+    let mut latest_due = None;
+    // Look back at most two years; stop at the earliest capture when there is one.
+    for _ in 0..105 {
+        if fully_due >= weeks.max(1) || earliest.is_some_and(|e| friday < e) {
             break;
         }
         let check = schedules::inspect(store, domain, friday, friday, run).await?;
-        let due_or_present = check
+        let any_due = check
             .expected
             .iter()
             .any(|e| e.status != ExpectedState::Pending);
+        let all_due = !check.expected.is_empty()
+            && check
+                .expected
+                .iter()
+                .all(|e| e.status != ExpectedState::Pending);
         let captured = !captures::latest_covered(store.conn(), domain, &PartitionKey::week(friday))
             .await?
             .is_empty();
-        if due_or_present || captured {
-            out.push(friday);
+        if all_due || (check.expected.is_empty() && captured) {
+            fully_due += 1;
+            latest_due.get_or_insert(friday);
+            out.push((friday, true));
+        } else if (any_due || captured) && fully_due == 0 {
+            out.push((friday, false));
         }
         friday = friday - chrono::Days::new(7);
     }
-    Ok(out)
+    Ok((out, latest_due))
 }
 
-/// Diagnoses a domain over its `weeks` most recent relevant weeks.
+/// Diagnoses a domain over its `weeks` most recent fully due weeks (and the newer, partly due
+/// ones).
 pub async fn diagnose(
     engine: &Engine,
     domain: &Domain,
@@ -189,7 +211,8 @@ pub async fn diagnose(
     )
     .await?;
     let mut diagnoses = Vec::new();
-    for week in recent_weeks(engine, domain, weeks, run).await? {
+    let (examined, latest_due_week) = due_weeks(engine, domain, weeks, run).await?;
+    for (week, fully_due) in examined {
         let check = schedules::inspect(store, domain, week, week, run).await?;
         let mut present = Vec::new();
         let mut missing = Vec::new();
@@ -327,6 +350,7 @@ pub async fn diagnose(
         };
         diagnoses.push(WeekDiagnosis {
             week_ending: week,
+            fully_due,
             expected: check
                 .expected
                 .iter()
@@ -365,9 +389,17 @@ pub async fn diagnose(
     }
     let mut seen = std::collections::BTreeSet::new();
     remediation.retain(|r| seen.insert(r.clone()));
+    let headline = latest_due_week.and_then(|w| {
+        diagnoses
+            .iter()
+            .find(|d| d.week_ending == w)
+            .map(|d| format!("latest fully due week {w}: {}", d.summary))
+    });
     Ok(DoctorReport {
         domain: domain.to_string(),
         checked_at: run.now,
+        latest_due_week,
+        headline,
         weeks: diagnoses,
         open_anomalies,
         remediation,

@@ -119,6 +119,22 @@ pub async fn record<C: ConnectionTrait>(conn: &C, new: NewCapture) -> StoreResul
     })
 }
 
+/// Every capture of `domain` whose bytes hash to `content_hash`, oldest first: how the same file
+/// filed under two partitions is caught.
+pub async fn with_content<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    content_hash: &str,
+) -> StoreResult<Vec<Capture>> {
+    Ok(Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .filter(Column::ContentHash.eq(content_hash))
+        .order_by_asc(Column::CapturedAt)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// The latest capture of a partition: the most recently captured one.
 pub async fn latest<C: ConnectionTrait>(
     conn: &C,

@@ -92,6 +92,27 @@ pub async fn for_capture<C: ConnectionTrait>(
         .await?)
 }
 
+/// The rejects of several captures, optionally of one reason only, in (capture, line) order:
+/// what `spine rejects list` shows.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    capture_ids: &[String],
+    reason: Option<&str>,
+) -> StoreResult<Vec<Reject>> {
+    if capture_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Entity::find().filter(Column::CaptureId.is_in(capture_ids.iter().cloned()));
+    if let Some(r) = reason {
+        q = q.filter(Column::ReasonCode.eq(r));
+    }
+    Ok(q.order_by_asc(Column::CaptureId)
+        .order_by_asc(Column::LineNumber)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// How many rejects one capture has.
 pub async fn count_for_capture<C: ConnectionTrait>(conn: &C, capture_id: &str) -> StoreResult<u64> {
     Ok(Entity::find()

@@ -73,6 +73,9 @@ fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
         report.domain,
         report.checked_at.to_rfc3339()
     );
+    if let Some(headline) = &report.headline {
+        println!("{headline}\n");
+    }
     if report.weeks.is_empty() {
         println!("No week has anything captured or due yet.\n");
     } else {

@@ -13,6 +13,7 @@ pub mod pipelines;
 pub mod query;
 pub mod readiness;
 pub mod recompute;
+pub mod rejects;
 pub mod report;
 pub mod schedules;
 pub mod serve;
@@ -100,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Readiness(args) => readiness::run(&ctx, args).await,
         Command::Anomalies(cmd) => anomalies::run(&ctx, cmd).await,
+        Command::Rejects(cmd) => rejects::run(&ctx, cmd).await,
         Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
         Command::Recompute(args) => recompute::run(&ctx, args).await,
         Command::Doctor(args) => doctor::run(&ctx, args).await,

@@ -260,7 +260,7 @@ pub const ROUTES: &[Route] = &[
                 kind: ParamKind::Integer { min: 1, max: 52 },
                 default: Some("4"),
                 example: "4",
-                description: "How many recent weeks (with something due or captured) to examine.",
+                description: "How many of the most recent fully due weeks to examine (besides the newer, partly due ones).",
             },
         ],
     },

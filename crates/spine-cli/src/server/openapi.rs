@@ -256,6 +256,8 @@ fn schemas() -> Value {
         "DoctorReport": object(json!({
             "domain": string(),
             "checked_at": timestamp(),
+            "latest_due_week": {"type": "string", "format": "date", "nullable": true, "description": "The most recent week whose every expected partition is due."},
+            "headline": {"type": "string", "nullable": true, "description": "That week's verdict in one line."},
             "weeks": {"type": "array", "items": schema_ref("WeekDiagnosis")},
             "open_anomalies": {"type": "array", "items": schema_ref("SeverityGroup")},
             "remediation": strings(),
@@ -263,6 +265,7 @@ fn schemas() -> Value {
         })),
         "WeekDiagnosis": object(json!({
             "week_ending": {"type": "string", "format": "date"},
+            "fully_due": {"type": "boolean", "description": "Every expected partition is due (otherwise what is missing may not be published yet)."},
             "expected": strings(),
             "present": {"type": "array", "items": schema_ref("PartitionState")},
             "missing": {"type": "array", "items": schema_ref("MissingPartition")},
