@@ -124,6 +124,26 @@ pub async fn ingest_at(store: &Store, path: &Path, at: DateTime<Utc>) -> Capture
     .expect("ingest")
 }
 
+/// Ingests a file at `at` as `spine ingest finra-otc --file PATH --tier T --week-ending W` does
+/// (the operator names the partition), returning the engine's answer as is.
+pub async fn ingest_named_at(
+    store: &Store,
+    path: &Path,
+    tier: Tier,
+    week: NaiveDate,
+    at: DateTime<Utc>,
+) -> PipelineResult<CaptureReport> {
+    let input = FetchedInput::local_file(path)?;
+    capture::ingest_fetched(
+        &engine(store),
+        &FinraDomain::default(),
+        &input,
+        &PartitionKey::week_tier(week, tier),
+        &RunContext::quiet(at),
+    )
+    .await
+}
+
 /// Ingests a generated file the moment FINRA publishes it (on time).
 pub async fn ingest_on_time(store: &Store, file: &GeneratedFile) -> CaptureReport {
     ingest_at(store, &file.path, published_at(file.last_update)).await

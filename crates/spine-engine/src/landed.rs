@@ -201,6 +201,10 @@ async fn completeness(
             rules::drop("accepted rows", counts.accepted, &references, policy),
         ),
     ];
+    // An empty capture is judged empty, and only that: "0 rows, 0 of the usual" adds nothing.
+    let findings = findings
+        .into_iter()
+        .filter(|(cause, _, _)| counts.accepted > 0 || *cause != ROW_COUNT_DROP);
     let detector = Detector {
         domain: &domain,
         pipeline: plugin.ingest_pipeline(),

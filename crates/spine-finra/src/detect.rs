@@ -369,6 +369,10 @@ pub async fn count_drops<C: ConnectionTrait>(
     let domain = domain();
     let detector = detector(run, &domain);
     let mut out = Vec::new();
+    if facts.current.0 == 0 {
+        // An empty capture is the landing step's to judge: "0 symbols of the usual" adds nothing.
+        return Ok(out);
+    }
     for (metric, cause, pick) in [
         ("symbols", &cause::SYMBOL_COUNT_DROP, 0usize),
         ("venues", &cause::VENUE_COUNT_DROP, 1usize),
@@ -451,6 +455,11 @@ pub async fn venue_coverage<C: ConnectionTrait>(
     let Some(week) = partition.week_ending() else {
         return Ok(Vec::new());
     };
+    if current == 0 {
+        // An empty capture is the landing step's to judge (CRITICAL, "empty"), not a coverage
+        // question.
+        return Ok(Vec::new());
+    }
     let baseline = VenueBaseline::from_history(week, history, &BaselineConfig::default());
     let verdict = check_venue_coverage(current, &baseline, DEFAULT_COVERAGE_THRESHOLD);
     if matches!(verdict, CoverageVerdict::InsufficientHistory { .. }) {
