@@ -24,9 +24,9 @@ use spine_store::{Store, captures, finra_otc as repo};
 fn corrected_calendar(dir: &std::path::Path) -> std::path::PathBuf {
     let (_, shipped) = shipped_calendars()
         .into_iter()
-        .find(|(name, _)| *name == "xnys_2025.json")
+        .find(|(name, _)| name == "xnys_2025.json")
         .expect("XNYS 2025 ships");
-    let mut doc: Value = serde_json::from_str(shipped).unwrap();
+    let mut doc: Value = serde_json::from_str(&shipped).unwrap();
     let holidays = doc["holidays"].as_array_mut().unwrap();
     holidays.push(
         json!({"date": "2025-10-15", "name": "Unscheduled closure (exchange systems outage)"}),

@@ -11,7 +11,8 @@
 //! calendar that silently counts a closed day as open. Early closes (half days) are trading days
 //! and are not listed.
 //!
-//! Market Spine ships the real NYSE (`XNYS`) closures for 2024–2026 ([`shipped_calendars`]).
+//! Market Spine ships the NYSE (`XNYS`) closures for 2010–2035 ([`shipped_calendars`]), computed
+//! from the exchange's rules and its special closures.
 
 use std::collections::HashMap;
 
@@ -253,25 +254,41 @@ impl HolidayCalendar {
     }
 }
 
-/// The holiday files compiled into the binary: `(file name, JSON text)`, oldest year first.
+/// The years Market Spine ships a calendar for: every year FINRA has data, and a decade ahead.
+pub const SHIPPED_YEARS: std::ops::RangeInclusive<i32> =
+    spine_rules::xnys::RULES_FIRST_YEAR..=spine_rules::xnys::RULES_LAST_YEAR;
+
+/// The holiday files Market Spine ships: `(file name, JSON text)` for XNYS, one per year of
+/// [`SHIPPED_YEARS`], oldest first, computed from the exchange's rules and its special closures
+/// (`spine_rules::xnys`).
 ///
-/// Shipped so a fresh installation can compute trading days without a download; they are ingested
-/// like any other file (and can be superseded by a revised one).
-pub fn shipped_calendars() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (
-            "xnys_2024.json",
-            include_str!("../data/calendar/xnys_2024.json"),
-        ),
-        (
-            "xnys_2025.json",
-            include_str!("../data/calendar/xnys_2025.json"),
-        ),
-        (
-            "xnys_2026.json",
-            include_str!("../data/calendar/xnys_2026.json"),
-        ),
-    ]
+/// Shipped so a fresh installation can compute trading days for any week FINRA has data for,
+/// without a download; they are ingested like any other file, and a file an operator loads later
+/// (a correction, an unscheduled closure) supersedes them.
+pub fn shipped_calendars() -> Vec<(String, String)> {
+    SHIPPED_YEARS
+        .map(|year| (format!("xnys_{year}.json"), computed_xnys(year)))
+        .collect()
+}
+
+/// The XNYS holiday file of `year`, computed, in the one text format Market Spine writes: the
+/// same bytes for the same closures (the content hash, and so the capture id, is stable).
+pub fn computed_xnys(year: i32) -> String {
+    let closures = spine_rules::xnys::closures(year);
+    let mut text = format!(
+        "{{\n  \"exchange_code\": \"{}\",\n  \"year\": {year},\n  \"holidays\": [\n",
+        spine_rules::xnys::MIC
+    );
+    for (i, c) in closures.iter().enumerate() {
+        let name = serde_json::to_string(c.name).expect("a string serializes");
+        let comma = if i + 1 < closures.len() { "," } else { "" };
+        text.push_str(&format!(
+            "    {{ \"date\": \"{}\", \"name\": {name} }}{comma}\n",
+            c.date.format("%Y-%m-%d")
+        ));
+    }
+    text.push_str("  ]\n}\n");
+    text
 }
 
 #[cfg(test)]
@@ -409,14 +426,33 @@ mod tests {
         );
     }
 
+    /// The computed calendars are byte for byte the files Market Spine shipped by hand for
+    /// 2024–2026 (checked against the exchange's published lists): same bytes, same capture ids,
+    /// so databases that loaded the old files see the computed ones as unchanged.
+    #[test]
+    fn computed_calendars_are_the_hand_written_files_byte_for_byte() {
+        for (year, file) in [
+            (2024, include_str!("../data/calendar/xnys_2024.json")),
+            (2025, include_str!("../data/calendar/xnys_2025.json")),
+            (2026, include_str!("../data/calendar/xnys_2026.json")),
+        ] {
+            assert_eq!(computed_xnys(year), file, "{year}");
+        }
+        // Every shipped year parses and validates.
+        for (name, json) in shipped_calendars() {
+            HolidayCalendar::from_json(&json).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
     #[test]
     fn shipped_calendars_are_the_real_nyse_closures() {
-        let shipped = shipped_calendars();
-        let names: Vec<&str> = shipped.iter().map(|(name, _)| *name).collect();
-        assert_eq!(
-            names,
-            ["xnys_2024.json", "xnys_2025.json", "xnys_2026.json"]
-        );
+        let shipped: Vec<(String, String)> = shipped_calendars()
+            .into_iter()
+            .filter(|(name, _)| {
+                ["xnys_2024.json", "xnys_2025.json", "xnys_2026.json"].contains(&name.as_str())
+            })
+            .collect();
+        assert_eq!(shipped_calendars().len(), 26, "2010 to 2035");
         let expected: [(i32, &[(u32, u32)]); 3] = [
             (
                 2024,

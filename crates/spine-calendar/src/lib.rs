@@ -138,7 +138,7 @@ pub async fn load_shipped(
         reports.push(
             ingest_text(
                 engine,
-                json,
+                &json,
                 &format!("shipped:{name}"),
                 &RunContext::quiet(now),
             )

@@ -168,6 +168,10 @@ pub enum CalendarCommand {
         #[arg(long)]
         file: PathBuf,
     },
+    /// The years each exchange calendar covers and where each year's calendar came from (the
+    /// shipped, rule-computed one, or a file an operator loaded).
+    #[command(after_help = "Example:\n  spine calendar coverage --format json")]
+    Coverage,
 }
 
 /// The analytics `spine query` can show.

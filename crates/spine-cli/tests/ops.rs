@@ -73,9 +73,9 @@ async fn ingest(store: &Store, f: &GeneratedFile, now: DateTime<Utc>) -> Capture
 fn corrected_2025_calendar() -> String {
     let (_, shipped) = spine_calendar::holidays::shipped_calendars()
         .into_iter()
-        .find(|(name, _)| *name == "xnys_2025.json")
+        .find(|(name, _)| name == "xnys_2025.json")
         .unwrap();
-    let mut json: Value = serde_json::from_str(shipped).unwrap();
+    let mut json: Value = serde_json::from_str(&shipped).unwrap();
     let holidays = json["holidays"].as_array_mut().unwrap();
     holidays.push(serde_json::json!({"date": "2025-12-03", "name": "Unscheduled closure"}));
     holidays.sort_by_key(|h| h["date"].as_str().unwrap().to_string());

@@ -382,6 +382,17 @@ pub async fn diagnose(
             anomalies,
         })
         .collect();
+    // What a detection knew would fix it (a missing calendar, a stale calc).
+    for a in &open {
+        if let Some(remedy) = a
+            .details_json
+            .as_ref()
+            .and_then(|d| d.get("remedy"))
+            .and_then(serde_json::Value::as_str)
+        {
+            remediation.push(remedy.to_string());
+        }
+    }
     if !open.is_empty() {
         remediation.push(format!(
             "spine anomalies list --domain {domain} --unresolved  # review; resolve with: spine anomalies resolve ID --note \"why\""

@@ -958,15 +958,23 @@ pub async fn calc(
     match calendar_input {
         Some(input) => {
             let rows =
-                calcs::volume_per_day_iter(&week_calcs.symbol_summaries, input.trading_days)?
-                    .map(|v| VolumePerDayRow {
+                calcs::volume_per_day_iter(&week_calcs.symbol_summaries, input.trading_days)?.map(
+                    |v| VolumePerDayRow {
                         symbol: v.symbol,
                         total_shares: v.total_shares,
                         trading_days: v.trading_days as i32,
                         shares_per_day: v.shares_per_day,
-                    });
-            repo::replace_volume_per_day(&txn, &capture.capture_id, week, tier, &input.capture_id, rows)
-                .await?;
+                    },
+                );
+            repo::replace_volume_per_day(
+                &txn,
+                &capture.capture_id,
+                week,
+                tier,
+                &input.capture_id,
+                rows,
+            )
+            .await?;
             lineage::record_calc_input(
                 &txn,
                 NewCalcInput {
@@ -983,25 +991,32 @@ pub async fn calc(
             )
             .await?;
             let domain = domain();
-            recorded.extend(
-                spine_engine::anomaly::Detector {
-                    domain: &domain,
-                    pipeline: INGEST,
-                    run,
-                }
-                .resolve(
-                    &txn,
-                    &partition,
-                    spine_model::Category::Dependency,
-                    &spine_model::AnomalyCause::CALENDAR_REVISED,
-                    &format!(
-                        "resolved automatically: recomputed with calendar capture {} at {}",
-                        input.capture_id,
-                        now.to_rfc3339()
-                    ),
-                )
-                .await?,
-            );
+            let detector = spine_engine::anomaly::Detector {
+                domain: &domain,
+                pipeline: INGEST,
+                run,
+            };
+            // Computed with the calendar now current: stale and missing calendars are over.
+            for cause in [
+                spine_model::AnomalyCause::CALENDAR_REVISED,
+                spine_model::AnomalyCause::CALENDAR_MISSING,
+            ] {
+                recorded.extend(
+                    detector
+                        .resolve(
+                            &txn,
+                            &partition,
+                            spine_model::Category::Dependency,
+                            &cause,
+                            &format!(
+                                "resolved automatically: recomputed with calendar capture {} at {}",
+                                input.capture_id,
+                                now.to_rfc3339()
+                            ),
+                        )
+                        .await?,
+                );
+            }
             record_stage(
                 &txn,
                 &partition,
@@ -1012,10 +1027,49 @@ pub async fn calc(
             )
             .await?;
         }
-        None => notes.push(format!(
-            "volume per trading day not computed: no exchange calendar covers the week ending {week} \
-             (load one with `spine calendar ingest --file PATH`); the CALC stage stays incomplete"
-        )),
+        None => {
+            let year = week.format("%Y").to_string();
+            let remedy = format!(
+                "spine calendar ingest --file <{} {year} holiday file>",
+                reference::EXCHANGE
+            );
+            notes.push(format!(
+                "volume per trading day not computed: no {} calendar covers the week ending {week} \
+                 (load one with `{remedy}`); the CALC stage stays incomplete",
+                reference::EXCHANGE
+            ));
+            let domain = domain();
+            let missing = spine_engine::anomaly::Detector {
+                domain: &domain,
+                pipeline: INGEST,
+                run,
+            }
+            .once(
+                &txn,
+                &partition,
+                Some(Stage::Calc),
+                spine_model::Severity::Error,
+                spine_model::Category::Dependency,
+                &spine_model::AnomalyCause::CALENDAR_MISSING,
+                format!(
+                    "no {} calendar covers {year}: volume per trading day for the week ending {week} \
+                     cannot be computed and CALC stays incomplete",
+                    reference::EXCHANGE
+                ),
+                json!({
+                    "exchange_code": reference::EXCHANGE,
+                    "year": year,
+                    "week_ending": week,
+                    "calendar_partition": reference::partition(reference::EXCHANGE, chrono::Datelike::year(&week)).canonical(),
+                    "remedy": remedy,
+                }),
+                Some(&capture.capture_id),
+            )
+            .await?;
+            if let spine_store::anomalies::Recorded::Created(a) = missing {
+                recorded.push(AnomalySummary::opened(&a));
+            }
+        }
     }
     if let (Some(diff), false) = (revision, already_revised) {
         let previous = capture.supersedes_capture_id.as_deref().unwrap_or_default();

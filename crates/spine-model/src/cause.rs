@@ -25,6 +25,8 @@ impl AnomalyCause {
     pub const LATE: AnomalyCause = AnomalyCause::named("late");
     /// The calendar a calc used was revised: the calc is stale until recomputed.
     pub const CALENDAR_REVISED: AnomalyCause = AnomalyCause::named("calendar_revised");
+    /// No exchange calendar covers a week a calc needs trading days for.
+    pub const CALENDAR_MISSING: AnomalyCause = AnomalyCause::named("calendar_missing");
 
     /// A cause with a fixed name: how domains declare their own causes as constants.
     pub const fn named(name: &'static str) -> AnomalyCause {

@@ -69,6 +69,10 @@ const INDEPENDENCE_DAY: &str = "Independence Day";
 const LABOR_DAY: &str = "Labor Day";
 const THANKSGIVING_DAY: &str = "Thanksgiving Day";
 const CHRISTMAS_DAY: &str = "Christmas Day";
+const NEW_YEARS_DAY_OBSERVED: &str = "New Year's Day (observed)";
+const JUNETEENTH_OBSERVED: &str = "Juneteenth National Independence Day (observed)";
+const INDEPENDENCE_DAY_OBSERVED: &str = "Independence Day (observed)";
+const CHRISTMAS_DAY_OBSERVED: &str = "Christmas Day (observed)";
 
 /// Unscheduled full-day closures, as `(year, month, day, reason)`, sorted.
 const SPECIAL_CLOSURES: &[(i32, u32, u32, &str)] = &[
@@ -184,10 +188,16 @@ fn rule_closures(year: i32) -> Vec<Closure> {
     }
 
     let mut dates: Vec<(NaiveDate, &'static str)> = Vec::with_capacity(10);
+    // A fixed-date holiday moved off a weekend is listed as "(observed)", as the exchange lists
+    // it (e.g. "Independence Day (observed)" on Friday 2026-07-03).
+    let fixed = |month: u32, day: u32, saturday_to_friday: bool, names: [&'static str; 2]| {
+        fixed_holiday(year, month, day, saturday_to_friday).map(|date| {
+            let moved = date != ymd(year, month, day);
+            (date, names[usize::from(moved)])
+        })
+    };
     // Saturday: not observed (the Friday is in the previous year).
-    if let Some(date) = fixed_holiday(year, 1, 1, false) {
-        dates.push((date, NEW_YEARS_DAY));
-    }
+    dates.extend(fixed(1, 1, false, [NEW_YEARS_DAY, NEW_YEARS_DAY_OBSERVED]));
     if year >= MLK_FIRST_YEAR {
         dates.push((nth_weekday(year, 1, Weekday::Mon, 3), MLK_DAY));
     }
@@ -196,19 +206,18 @@ fn rule_closures(year: i32) -> Vec<Closure> {
         dates.push((date, GOOD_FRIDAY));
     }
     dates.push((last_weekday(year, 5, 31, Weekday::Mon), MEMORIAL_DAY));
-    if year >= JUNETEENTH_FIRST_YEAR
-        && let Some(date) = fixed_holiday(year, 6, 19, true)
-    {
-        dates.push((date, JUNETEENTH));
+    if year >= JUNETEENTH_FIRST_YEAR {
+        dates.extend(fixed(6, 19, true, [JUNETEENTH, JUNETEENTH_OBSERVED]));
     }
-    if let Some(date) = fixed_holiday(year, 7, 4, true) {
-        dates.push((date, INDEPENDENCE_DAY));
-    }
+    dates.extend(fixed(
+        7,
+        4,
+        true,
+        [INDEPENDENCE_DAY, INDEPENDENCE_DAY_OBSERVED],
+    ));
     dates.push((nth_weekday(year, 9, Weekday::Mon, 1), LABOR_DAY));
     dates.push((nth_weekday(year, 11, Weekday::Thu, 4), THANKSGIVING_DAY));
-    if let Some(date) = fixed_holiday(year, 12, 25, true) {
-        dates.push((date, CHRISTMAS_DAY));
-    }
+    dates.extend(fixed(12, 25, true, [CHRISTMAS_DAY, CHRISTMAS_DAY_OBSERVED]));
 
     dates.sort_by_key(|&(date, _)| date);
     dates
@@ -314,7 +323,33 @@ mod tests {
                 source,
             })
             .collect();
-        assert_eq!(closures(year), expected, "closures of {year}");
+        // Names are compared without the "(observed)" marker; `observed_names` pins it.
+        let actual: Vec<Closure> = closures(year)
+            .into_iter()
+            .map(|c| Closure {
+                name: c.name.strip_suffix(" (observed)").unwrap_or(c.name),
+                ..c
+            })
+            .collect();
+        assert_eq!(actual, expected, "closures of {year}");
+    }
+
+    #[test]
+    fn observed_names() {
+        let name = |y, m, d| {
+            closures(y)
+                .into_iter()
+                .find(|c| c.date == date(y, m, d))
+                .map(|c| c.name)
+        };
+        assert_eq!(name(2026, 7, 3), Some("Independence Day (observed)"));
+        assert_eq!(name(2010, 12, 24), Some("Christmas Day (observed)"));
+        assert_eq!(
+            name(2022, 6, 20),
+            Some("Juneteenth National Independence Day (observed)")
+        );
+        assert_eq!(name(2017, 1, 2), Some("New Year's Day (observed)"));
+        assert_eq!(name(2025, 7, 4), Some("Independence Day"));
     }
 
     /// Trading days (weekdays that are not closures) in the Monday–Friday
@@ -719,7 +754,10 @@ mod tests {
             assert!(!closures(year).iter().any(|c| c.name == JUN), "{year}");
         }
         for year in 2022..=2100 {
-            let n = closures(year).iter().filter(|c| c.name == JUN).count();
+            let n = closures(year)
+                .iter()
+                .filter(|c| c.name.starts_with(JUN))
+                .count();
             assert_eq!(n, 1, "{year}");
         }
     }
