@@ -112,6 +112,24 @@ fn a_domain_no_registered_domain_owns_is_a_usage_error_that_writes_nothing() {
         // Refused before anything was opened: not even a database file.
         assert!(!dir.path().join("spine.db").exists(), "{args:?}");
     }
+    // A week ending that is not a Friday: a usage error naming the nearest Fridays.
+    let out = spine(
+        dir.path(),
+        &[
+            "readiness",
+            "finra.otc_transparency",
+            "--week-ending",
+            "2026-01-08",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is a Thursday, not a Friday")
+            && stderr(&out).contains("2026-01-02 and 2026-01-09"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("spine.db").exists());
 }
 
 #[test]
