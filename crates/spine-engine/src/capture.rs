@@ -333,25 +333,95 @@ pub async fn ingest_fetched(
     let plan = plugin.plan(engine, input, hint).await?;
     let capture_id =
         spine_model::capture::capture_id(&domain, &plan.partition, &input.content_hash);
+    // One writer per partition: a concurrent ingest of the same partition waits here, then sees
+    // this one's capture (unchanged, resumed or superseded in commit order).
+    let lock = engine.lock_partition(&domain, &plan.partition).await?;
+    let result = capture_locked(engine, plugin, input, &plan, &capture_id, run).await;
+    lock.release().await?;
+    let (mut report, affected) = result?;
+    if report.status != IngestStatus::Unchanged {
+        let landed = landed::capture_landed(engine, plugin, &report, &affected, run).await?;
+        report.absorb(landed);
+    }
+    Ok(report)
+}
+
+/// The part of [`ingest_fetched`] that runs under the partition's lock: unchanged, resumed,
+/// refused as another partition's bytes, or captured.
+async fn capture_locked(
+    engine: &Engine,
+    plugin: &dyn DomainPlugin,
+    input: &FetchedInput,
+    plan: &crate::domain::CapturePlan,
+    capture_id: &str,
+    run: &RunContext,
+) -> PipelineResult<(CaptureReport, Vec<(Domain, PartitionKey)>)> {
+    let domain = plugin.name();
     let store = engine.store();
-    if let Some(existing) = captures::get(store.conn(), &capture_id).await? {
+    if let Some(existing) = captures::get(store.conn(), capture_id).await? {
         let stages = manifest::stages(store.conn(), &domain, &plan.partition).await?;
+        let reached = manifest::furthest_stage(&stages, capture_id);
+        let last = plugin.required_stages().last().copied();
+        let blocked = has_open_critical(engine, &domain, &plan.partition, capture_id).await?;
+        // Only the partition's latest capture is finished: older bytes were superseded, and
+        // capturing them again must not put them back in front.
+        let is_latest = captures::latest(store.conn(), &domain, &plan.partition)
+            .await?
+            .is_some_and(|l| l.capture_id == capture_id);
+        if is_latest && reached < last && !blocked {
+            // The same bytes stopped short (a crash, a kill): finish them, never pretend.
+            let mut outcome = plugin.resume(engine, &existing, reached, run).await?;
+            if outcome.status != IngestStatus::Failed {
+                outcome.status = IngestStatus::Resumed;
+            }
+            outcome.notes.insert(
+                0,
+                format!(
+                    "identical bytes were captured at {} but stopped after {}: resumed",
+                    existing.captured_at.to_rfc3339(),
+                    reached.map_or("no stage", Stage::as_str)
+                ),
+            );
+            if outcome.detail.is_none() {
+                outcome.detail = plan.detail.clone();
+            }
+            let affected = outcome.affected.clone();
+            return Ok((
+                CaptureReport::from_outcome(
+                    domain,
+                    plan.partition.clone(),
+                    capture_id.to_string(),
+                    outcome,
+                ),
+                affected,
+            ));
+        }
         let mut outcome = StagesOutcome::new(IngestStatus::Unchanged);
         outcome.rows_read = existing.rows_read;
         outcome.rows_accepted = existing.rows_accepted;
         outcome.rows_rejected = existing.rows_rejected;
         outcome.supersedes = existing.supersedes_capture_id.clone();
-        outcome.stage = manifest::furthest_stage(&stages, &capture_id);
-        outcome.notes.push(format!(
-            "identical bytes were captured at {}: nothing to do",
-            existing.captured_at.to_rfc3339()
-        ));
+        outcome.stage = reached;
+        outcome.notes.push(if is_latest && reached < last {
+            format!(
+                "identical bytes were captured at {} and refused by a blocking rule (see `spine anomalies list --severity CRITICAL`): nothing to do until corrected data arrives",
+                existing.captured_at.to_rfc3339()
+            )
+        } else {
+            format!(
+                "identical bytes were captured at {}: nothing to do",
+                existing.captured_at.to_rfc3339()
+            )
+        });
         outcome.detail = plan.detail.clone();
-        return Ok(CaptureReport::from_outcome(
-            domain,
-            plan.partition,
-            capture_id,
-            outcome,
+        return Ok((
+            CaptureReport::from_outcome(
+                domain,
+                plan.partition.clone(),
+                capture_id.to_string(),
+                outcome,
+            ),
+            Vec::new(),
         ));
     }
     // One week per content: the same bytes filed under another partition is a mistake (a
@@ -372,17 +442,44 @@ pub async fn ingest_fetched(
     }
     let planned = PlannedCapture {
         plan: plan.clone(),
-        capture_id: capture_id.clone(),
+        capture_id: capture_id.to_string(),
     };
     let outcome = plugin.capture(engine, &planned, input, run).await?;
     let affected = outcome.affected.clone();
-    let mut report =
-        CaptureReport::from_outcome(domain, plan.partition.clone(), capture_id, outcome);
-    if report.status != IngestStatus::Unchanged {
-        let landed = landed::capture_landed(engine, plugin, &report, &affected, run).await?;
-        report.absorb(landed);
-    }
-    Ok(report)
+    Ok((
+        CaptureReport::from_outcome(
+            domain,
+            plan.partition.clone(),
+            capture_id.to_string(),
+            outcome,
+        ),
+        affected,
+    ))
+}
+
+/// Whether a blocking business rule (an open CRITICAL anomaly about this capture) stopped it:
+/// such a capture is not resumed, it waits for corrected data.
+async fn has_open_critical(
+    engine: &Engine,
+    domain: &Domain,
+    partition: &PartitionKey,
+    capture_id: &str,
+) -> PipelineResult<bool> {
+    let open = spine_store::anomalies::list(
+        engine.store().conn(),
+        &spine_store::anomalies::AnomalyFilter {
+            domain: Some(domain.clone()),
+            partition: Some(partition.clone()),
+            severity: Some(spine_model::Severity::Critical),
+            category: Some(spine_model::Category::BusinessRule),
+            unresolved_only: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(open
+        .iter()
+        .any(|a| a.capture_id.as_deref() == Some(capture_id)))
 }
 
 /// Missing input: the source of a partition could not be fetched. ERROR INCOMPLETE_INPUT with

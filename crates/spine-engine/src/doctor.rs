@@ -53,6 +53,8 @@ pub struct WeekDiagnosis {
     pub present: Vec<PartitionState>,
     /// Expected partitions without a capture, or whose latest capture did not complete.
     pub missing: Vec<MissingPartition>,
+    /// What the domain derives for the week and finds missing or out of date.
+    pub derived: Vec<DerivedGap>,
     /// The readiness verdict per use.
     pub readiness: Vec<Certification>,
     /// READY, READY with warnings, or NOT READY (the strictest over the uses).
@@ -84,6 +86,15 @@ pub struct MissingPartition {
     pub stopped_at: Option<Stage>,
     /// When it was due.
     pub due: Option<DateTime<Utc>>,
+    /// The command that fixes it.
+    pub remedy: String,
+}
+
+/// Something derived for a week from several partitions that is missing or out of date.
+#[derive(Debug, Clone, Serialize)]
+pub struct DerivedGap {
+    /// What is wrong.
+    pub problem: String,
     /// The command that fixes it.
     pub remedy: String,
 }
@@ -281,6 +292,12 @@ pub async fn diagnose(
                 remedy,
             });
         }
+        // What the domain derives for the week from several partitions, and finds out of date.
+        let mut derived = Vec::new();
+        for (problem, remedy) in plugin.derived_gaps(engine, week).await? {
+            remediation.push(remedy.clone());
+            derived.push(DerivedGap { problem, remedy });
+        }
         let mut readiness = Vec::new();
         for use_ in ReadyFor::ALL {
             let cert = evaluate_only(engine, domain, &PartitionKey::week(week), *use_, run).await?;
@@ -302,7 +319,8 @@ pub async fn diagnose(
             .iter()
             .filter(|m| m.status == MissingStatus::Pending)
             .collect();
-        let broken = missing.iter().any(|m| m.status != MissingStatus::Pending);
+        let broken =
+            missing.iter().any(|m| m.status != MissingStatus::Pending) || !derived.is_empty();
         let only_pending = worst == 2
             && !broken
             && readiness.iter().all(|c| {
@@ -311,7 +329,7 @@ pub async fn diagnose(
                     && c.criteria.no_critical_anomalies
                     && c.criteria.dependencies_current
             });
-        if worst == 2 && !only_pending {
+        if (worst == 2 && !only_pending) || !derived.is_empty() {
             blocking = true;
         }
         for cert in &readiness {
@@ -358,6 +376,7 @@ pub async fn diagnose(
                 .collect(),
             present,
             missing,
+            derived,
             readiness,
             summary,
         });

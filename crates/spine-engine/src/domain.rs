@@ -302,6 +302,26 @@ pub trait DomainPlugin: Send + Sync + 'static {
         run: &RunContext,
     ) -> PipelineResult<StagesOutcome>;
 
+    /// Finishes a capture that stopped after `stopped_at` (a crash or a kill between stages):
+    /// runs the stages after it from what is stored. The engine calls it when the same bytes are
+    /// ingested again, under the partition's lock. By default a domain cannot resume (its
+    /// captures are written in one transaction, so they never stop half-way).
+    async fn resume(
+        &self,
+        engine: &Engine,
+        capture: &spine_store::captures::Capture,
+        stopped_at: Option<Stage>,
+        run: &RunContext,
+    ) -> PipelineResult<StagesOutcome> {
+        let _ = (engine, run);
+        Err(PipelineError::Input(format!(
+            "capture {} of {} stopped after {}: this domain cannot resume it",
+            capture.capture_id,
+            self.name(),
+            stopped_at.map_or("no stage", Stage::as_str)
+        )))
+    }
+
     /// Runs one of its stage pipelines (not the ingest, which the engine runs) for a target.
     async fn run_stage(
         &self,
@@ -339,6 +359,18 @@ pub trait DomainPlugin: Send + Sync + 'static {
                 format!("re-run the pipeline of {} for {partition}", self.name())
             }
         }
+    }
+
+    /// What the domain derives for a business date from several partitions and finds missing or
+    /// out of date (FINRA: a week's tier split that does not name every tier's latest capture),
+    /// each as (what is wrong, the command that fixes it). The doctor reports them.
+    async fn derived_gaps(
+        &self,
+        engine: &Engine,
+        date: NaiveDate,
+    ) -> PipelineResult<Vec<(String, String)>> {
+        let _ = (engine, date);
+        Ok(Vec::new())
     }
 
     /// How people name a missing partition in messages (e.g. "OTC file for the week ending

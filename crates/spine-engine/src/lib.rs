@@ -183,6 +183,23 @@ impl Engine {
         &self.policy
     }
 
+    /// Takes the write lock of one partition: one writer per partition at a time, across
+    /// processes and machines sharing the database (`spine_store::locks`). Waits up to ten
+    /// minutes for another writer.
+    pub async fn lock_partition(
+        &self,
+        domain: &Domain,
+        partition: &spine_model::PartitionKey,
+    ) -> PipelineResult<spine_store::locks::Lock> {
+        Ok(self
+            .store
+            .lock(
+                &format!("partition {domain} {}", partition.canonical()),
+                std::time::Duration::from_secs(600),
+            )
+            .await?)
+    }
+
     /// The plugin of `domain`, or [`PipelineError::UnknownDomain`] naming the registered ones.
     pub fn domain(&self, domain: &Domain) -> PipelineResult<Arc<dyn DomainPlugin>> {
         self.registry.require(domain)

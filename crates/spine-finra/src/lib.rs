@@ -264,6 +264,16 @@ impl DomainPlugin for FinraDomain {
         pipeline::capture(engine, capture, input, run).await
     }
 
+    async fn resume(
+        &self,
+        engine: &Engine,
+        capture: &spine_store::captures::Capture,
+        stopped_at: Option<Stage>,
+        run: &RunContext,
+    ) -> PipelineResult<StagesOutcome> {
+        pipeline::resume(engine, capture, stopped_at, run).await
+    }
+
     async fn run_stage(
         &self,
         engine: &Engine,
@@ -273,6 +283,10 @@ impl DomainPlugin for FinraDomain {
     ) -> PipelineResult<PipelineRun> {
         let store = engine.store();
         let (week, tier) = target_capture(target, name)?;
+        // One writer per partition, as for an ingest.
+        let lock = engine
+            .lock_partition(&domain(), &PartitionKey::week_tier(week, tier))
+            .await?;
         let capture = pipeline::resolve_capture(store, week, tier, None).await?;
         let notes = match name {
             NORMALIZE => {
@@ -289,6 +303,7 @@ impl DomainPlugin for FinraDomain {
                 )));
             }
         };
+        lock.release().await?;
         Ok(PipelineRun::Stage {
             pipeline: name.to_string(),
             capture_id: capture.capture_id,
@@ -334,6 +349,47 @@ impl DomainPlugin for FinraDomain {
             } => format!("spine run {NORMALIZE} --week-ending {week} --tier {tier}"),
             Remedy::Resume { .. } => format!("spine run {CALC} --week-ending {week} --tier {tier}"),
         }
+    }
+
+    async fn derived_gaps(
+        &self,
+        engine: &Engine,
+        week: NaiveDate,
+    ) -> PipelineResult<Vec<(String, String)>> {
+        let conn = engine.store().conn();
+        let latest =
+            spine_store::captures::latest_covered(conn, &domain(), &PartitionKey::week(week))
+                .await?;
+        let mut with_calcs = Vec::new();
+        for c in &latest {
+            let (_, venues) = spine_store::finra_otc::calc_counts(conn, &c.capture_id).await?;
+            if venues == 0 {
+                // A tier without calcs: the split is rightly not refreshed (the stage says so).
+                return Ok(Vec::new());
+            }
+            with_calcs.push(c.capture_id.clone());
+        }
+        if with_calcs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let split = spine_store::finra_otc::tier_split(conn, week).await?;
+        let mut named: Vec<String> = split.iter().map(|s| s.capture_id.clone()).collect();
+        named.sort();
+        with_calcs.sort();
+        if named == with_calcs {
+            return Ok(Vec::new());
+        }
+        Ok(vec![(
+            format!(
+                "the tier split of the week ending {week} {}",
+                if split.is_empty() {
+                    "is missing".to_string()
+                } else {
+                    "does not name every tier's latest capture".to_string()
+                }
+            ),
+            format!("spine recompute {} --week-ending {week}", domain()),
+        )])
     }
 
     async fn describe_unavailable(

@@ -382,6 +382,57 @@ pub fn plan(
     })
 }
 
+/// Finishes a capture that stopped after `stopped_at` (RAW or NORMALIZED): NORMALIZED from its
+/// stored RAW lines when it stopped after RAW, then CALC.
+pub async fn resume(
+    engine: &Engine,
+    capture: &Capture,
+    stopped_at: Option<Stage>,
+    run: &RunContext,
+) -> PipelineResult<StagesOutcome> {
+    let store = engine.store();
+    let mut report = StagesOutcome::new(IngestStatus::Resumed);
+    report.rows_read = capture.rows_read;
+    report.rows_accepted = capture.rows_accepted;
+    report.rows_rejected = capture.rows_rejected;
+    report.supersedes = capture.supersedes_capture_id.clone();
+    report.stage = stopped_at;
+    let calcs = match stopped_at {
+        Some(Stage::Raw) | None => {
+            match normalize_from(store, capture, NormalizeSource::Raw, run).await {
+                Ok(n) => {
+                    report.anomalies.extend(n.anomalies);
+                    report.stage = Some(Stage::Normalized);
+                    Some(n.calcs)
+                }
+                Err(PipelineError::BusinessRule { anomaly_id, .. }) => {
+                    report.status = IngestStatus::Failed;
+                    if let Ok(a) = spine_store::anomalies::get(store.conn(), anomaly_id).await {
+                        report.anomalies.push(AnomalySummary::opened(&a));
+                    }
+                    report.notes.push(
+                        "NORMALIZED failed on a blocking business rule: nothing downstream was \
+                     computed from this capture"
+                            .to_string(),
+                    );
+                    return Ok(report);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Some(_) => None,
+    };
+    let outcome = calc(engine, capture, calcs, run).await?;
+    report.anomalies.extend(outcome.anomalies);
+    report.notes.extend(outcome.remarks);
+    if outcome.notes.is_empty() {
+        report.stage = Some(Stage::Calc);
+    }
+    report.notes.extend(outcome.notes);
+    run.progress.finish();
+    Ok(report)
+}
+
 /// Captures one FINRA file: every stage, each in its own transaction. A capture refused by a
 /// blocking business rule is an outcome with status `Failed` (its RAW stays, as evidence).
 pub async fn capture(
@@ -939,6 +990,11 @@ pub async fn calc(
         None => true,
     };
 
+    // The week's tier split reads every tier's latest calcs: CALCs of two tiers of one week take
+    // turns, so the split always agrees with the captures it names.
+    let week_lock = engine
+        .lock_partition(&domain(), &PartitionKey::week(week))
+        .await?;
     let txn = store.begin().await?;
     repo::replace_capture_calcs(
         &txn,
@@ -1100,13 +1156,14 @@ pub async fn calc(
         )
         .await?,
     );
-    txn.commit().await?;
     let mut remarks = Vec::new();
-    if !refresh_tier_split(store, week, now).await? {
+    if !refresh_tier_split(&txn, week, now).await? {
         remarks.push(format!(
             "tier split for the week ending {week} not refreshed: a tier's latest capture has no calcs"
         ));
     }
+    txn.commit().await?;
+    week_lock.release().await?;
     Ok(CalcOutcome {
         notes,
         remarks,
@@ -1181,15 +1238,16 @@ async fn register_dependencies<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Recomputes the week's tier split from the latest capture of each captured tier. Returns false
+/// Recomputes the week's tier split from the latest capture of each captured tier, through
+/// `conn` (CALC's transaction: the split commits with the calcs it is computed from, so no crash
+/// can leave one without the other). Returns false
 /// (and leaves the stored split as it was) when a tier's latest capture has no calcs.
-pub async fn refresh_tier_split(
-    store: &Store,
+pub async fn refresh_tier_split<C: ConnectionTrait>(
+    conn: &C,
     week: NaiveDate,
     now: DateTime<Utc>,
 ) -> PipelineResult<bool> {
-    let latest =
-        captures::latest_covered(store.conn(), &domain(), &PartitionKey::week(week)).await?;
+    let latest = captures::latest_covered(conn, &domain(), &PartitionKey::week(week)).await?;
     let mut totals = Vec::new();
     let mut captures_used = Vec::new();
     for capture in latest {
@@ -1199,7 +1257,7 @@ pub async fn refresh_tier_split(
         else {
             continue;
         };
-        let venues = repo::venue_share(store.conn(), &capture.capture_id).await?;
+        let venues = repo::venue_share(conn, &capture.capture_id).await?;
         if venues.is_empty() {
             // A tier whose latest capture has no calcs (not computed yet, or refused): the
             // split over the other tiers alone would silently renormalize without it. Keep the
@@ -1223,9 +1281,7 @@ pub async fn refresh_tier_split(
             share: s.share,
         })
         .collect();
-    let txn = store.begin().await?;
-    repo::replace_tier_split(&txn, week, rows, now).await?;
-    txn.commit().await?;
+    repo::replace_tier_split(conn, week, rows, now).await?;
     Ok(true)
 }
 
@@ -1276,11 +1332,16 @@ pub async fn recompute(
         if !partition.covers(&key) {
             continue;
         }
+        // One writer per partition: a recompute waits for an ingest of the tier, and the other
+        // way round.
+        let lock = engine.lock_partition(&domain(), &key).await?;
         let Some(capture) = captures::latest(store.conn(), &domain(), &key).await? else {
+            lock.release().await?;
             continue;
         };
         let stages = manifest::stages(store.conn(), &domain(), &key).await?;
         if manifest::furthest_stage(&stages, &capture.capture_id) < Some(Stage::Normalized) {
+            lock.release().await?;
             out.push(RecomputeResult {
                 partition_key: key.canonical(),
                 capture_id: capture.capture_id,
@@ -1290,7 +1351,9 @@ pub async fn recompute(
             });
             continue;
         }
-        let outcome = calc(engine, &capture, None, run).await?;
+        let outcome = calc(engine, &capture, None, run).await;
+        lock.release().await?;
+        let outcome = outcome?;
         out.push(RecomputeResult {
             partition_key: key.canonical(),
             capture_id: capture.capture_id,

@@ -308,6 +308,9 @@ vocab_enum! {
         Revised => "revised",
         /// Captured, but a stage refused the data (e.g. a blocking business rule).
         Failed => "failed",
+        /// The same bytes were captured before but stopped short of the last stage (a crash, a
+        /// kill): the run finished them from where they stopped.
+        Resumed => "resumed",
     }
 }
 

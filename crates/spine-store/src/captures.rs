@@ -135,7 +135,9 @@ pub async fn with_content<C: ConnectionTrait>(
         .await?)
 }
 
-/// The latest capture of a partition: the most recently captured one.
+/// The latest capture of a partition: the one recorded last. Captures of one partition are
+/// recorded one at a time (the engine holds the partition's lock), so record order is commit
+/// order, and the supersede chain follows it whatever clock each run was given.
 pub async fn latest<C: ConnectionTrait>(
     conn: &C,
     domain: &Domain,
@@ -144,7 +146,6 @@ pub async fn latest<C: ConnectionTrait>(
     Ok(Entity::find()
         .filter(Column::Domain.eq(domain.as_str()))
         .filter(Column::PartitionKey.eq(partition.canonical()))
-        .order_by_desc(Column::CapturedAt)
         .order_by_desc(Column::Id)
         .one(conn)
         .await?)
@@ -167,7 +168,7 @@ pub async fn as_of<C: ConnectionTrait>(
         .await?)
 }
 
-/// Every capture of a partition, oldest first.
+/// Every capture of a partition, in the order they were recorded.
 pub async fn history<C: ConnectionTrait>(
     conn: &C,
     domain: &Domain,
@@ -176,7 +177,6 @@ pub async fn history<C: ConnectionTrait>(
     Ok(Entity::find()
         .filter(Column::Domain.eq(domain.as_str()))
         .filter(Column::PartitionKey.eq(partition.canonical()))
-        .order_by_asc(Column::CapturedAt)
         .order_by_asc(Column::Id)
         .all(conn)
         .await?)
@@ -192,7 +192,6 @@ pub async fn latest_covered<C: ConnectionTrait>(
     let all = Entity::find()
         .filter(Column::Domain.eq(domain.as_str()))
         .order_by_asc(Column::PartitionKey)
-        .order_by_desc(Column::CapturedAt)
         .order_by_desc(Column::Id)
         .all(conn)
         .await?;

@@ -15,6 +15,7 @@ pub mod exchange_calendar;
 pub mod executions;
 pub mod finra_otc;
 pub mod lineage;
+pub mod locks;
 pub mod manifest;
 pub mod overview;
 pub mod quality;
@@ -45,6 +46,18 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://spine.db?mode=rwc";
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The database file, for SQLite on disk (where its locks live).
+    sqlite_path: Option<std::path::PathBuf>,
+}
+
+/// The file of a `sqlite:` URL, or `None` for an in-memory database or another backend.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory =
+        path.is_empty() || path == ":memory:" || query.split('&').any(|kv| kv == "mode=memory");
+    (!in_memory).then(|| std::path::PathBuf::from(path))
 }
 
 impl Store {
@@ -77,12 +90,23 @@ impl Store {
                 url: redact_url(&url),
                 source,
             })?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            sqlite_path: sqlite_file(&url),
+        })
     }
 
-    /// Wraps an existing connection.
+    /// Wraps an existing connection (an in-memory or PostgreSQL database: no file to lock).
     pub fn from_connection(db: DatabaseConnection) -> Store {
-        Store { db }
+        Store {
+            db,
+            sqlite_path: None,
+        }
+    }
+
+    /// The SQLite database file, when this is SQLite on disk.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.sqlite_path.as_deref()
     }
 
     /// The pooled connection, for calling repository functions outside a transaction.
@@ -95,9 +119,15 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Applies every pending migration. Applying twice is a no-op.
+    /// Applies every pending migration. Applying twice is a no-op, and two processes migrating
+    /// a fresh database at once take turns (a lock), so neither fails on the other's tables.
     pub async fn migrate(&self) -> StoreResult<()> {
-        Migrator::up(&self.db, None).await?;
+        let lock = self
+            .lock("schema migrations", Duration::from_secs(120))
+            .await?;
+        let result = Migrator::up(&self.db, None).await;
+        lock.release().await?;
+        result?;
         Ok(())
     }
 

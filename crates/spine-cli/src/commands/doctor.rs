@@ -108,6 +108,11 @@ fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
         println!();
     }
     for w in &report.weeks {
+        for d in &w.derived {
+            println!("{}: {}", w.week_ending, d.problem);
+        }
+    }
+    for w in &report.weeks {
         for c in w.readiness.iter().filter(|c| !c.is_ready) {
             println!("{} not ready for {}:", w.week_ending, c.ready_for);
             for issue in &c.blocking_issues {

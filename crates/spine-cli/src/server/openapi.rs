@@ -269,6 +269,7 @@ fn schemas() -> Value {
             "expected": strings(),
             "present": {"type": "array", "items": schema_ref("PartitionState")},
             "missing": {"type": "array", "items": schema_ref("MissingPartition")},
+            "derived": {"type": "array", "items": schema_ref("DerivedGap")},
             "readiness": {"type": "array", "items": schema_ref("Certification")},
             "summary": string(),
         })),
@@ -283,6 +284,10 @@ fn schemas() -> Value {
             "status": {"type": "string", "description": "missed, pending or incomplete"},
             "stopped_at": nullable_stage,
             "due": {"type": "string", "format": "date-time", "nullable": true},
+            "remedy": {"type": "string", "description": "The command that fixes it."},
+        })),
+        "DerivedGap": object(json!({
+            "problem": string(),
             "remedy": {"type": "string", "description": "The command that fixes it."},
         })),
         "SeverityGroup": object(json!({
