@@ -16,7 +16,9 @@
 //!   cause) and the seeded FINRA OTC weekly schedules;
 //! - `m20260103_000001_finra_rows_by_line`: FINRA OTC raw and normalized rows keyed by
 //!   `(capture_id, line_number)` (`WITHOUT ROWID` on SQLite), normalized rows without the text
-//!   RAW already holds.
+//!   RAW already holds;
+//! - `m20261201_000001_operations`: execution heartbeats (abandoned runs are recognisable) and
+//!   captures indexed by content.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), migration::sea_orm_migration::DbErr> {
@@ -34,6 +36,7 @@ mod m20260101_000002_finra_otc;
 mod m20260101_000003_exchange_calendar;
 mod m20260102_000001_hardening;
 mod m20260103_000001_finra_rows_by_line;
+mod m20261201_000001_operations;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
 
@@ -70,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000003_exchange_calendar::Migration),
             Box::new(m20260102_000001_hardening::Migration),
             Box::new(m20260103_000001_finra_rows_by_line::Migration),
+            Box::new(m20261201_000001_operations::Migration),
         ]
     }
 }
@@ -159,6 +163,8 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
     ("m20260102_000001_hardening", &[]),
     // Rebuilds two tables in place; creates none.
     ("m20260103_000001_finra_rows_by_line", &[]),
+    // Adds a column and an index; creates no table.
+    ("m20261201_000001_operations", &[]),
 ];
 
 /// Shorthand for the [`INDEXES`] table.
@@ -178,6 +184,7 @@ const INDEXES: &[ExpectedIndex] = &[
         "idx_core_captures_domain_partition_captured_at",
         false,
     ),
+    ix("core_captures", "idx_core_captures_domain_content_hash", false),
     ix(
         "core_manifest",
         "uq_core_manifest_domain_partition_stage",

@@ -6,6 +6,7 @@
 //! `default-features = false`, which keeps SeaORM out of its dependency tree.
 
 pub mod capture;
+pub mod redact;
 pub mod cause;
 pub mod vocab;
 pub mod week;

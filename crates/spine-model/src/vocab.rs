@@ -294,6 +294,11 @@ vocab_enum! {
         Completed => "COMPLETED",
         /// Finished with an error.
         Failed => "FAILED",
+        /// Stopped on purpose (SIGTERM, Ctrl-C) at a stage boundary; resumable.
+        Aborted => "ABORTED",
+        /// Never stored: a RUNNING execution whose heartbeat stopped (its process died), as
+        /// reports show it.
+        Abandoned => "ABANDONED",
     }
 }
 

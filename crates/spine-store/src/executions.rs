@@ -65,6 +65,9 @@ pub async fn start<C: ConnectionTrait>(conn: &C, e: NewExecution) -> StoreResult
         finished_at: Set(None),
         rows_processed: Set(None),
         error: Set(None),
+        // The heartbeat is wall-clock time, whatever clock the run was given: it says whether
+        // the process is alive now.
+        heartbeat_at: Set(Some(Utc::now())),
         ..Default::default()
     }
     .insert(conn)
@@ -87,6 +90,67 @@ pub async fn finish<C: ConnectionTrait>(
     active.error = Set(error);
     active.finished_at = Set(Some(finished_at));
     Ok(active.update(conn).await?)
+}
+
+/// Renews a running execution's heartbeat (wall clock): it is still alive.
+pub async fn heartbeat<C: ConnectionTrait>(conn: &C, execution_id: &str) -> StoreResult<()> {
+    Entity::update_many()
+        .col_expr(Column::HeartbeatAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .filter(Column::ExecutionId.eq(execution_id))
+        .filter(Column::Status.eq(ExecutionStatus::Running.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The status a report shows for a stored execution: a RUNNING one whose heartbeat (wall
+/// clock) is older than `abandoned_after` is ABANDONED: its process died without finishing it.
+pub fn reported_status(
+    e: &Execution,
+    abandoned_after: chrono::Duration,
+    wall_now: DateTime<Utc>,
+) -> ExecutionStatus {
+    let stored: ExecutionStatus = e.status.parse().unwrap_or(ExecutionStatus::Failed);
+    if stored == ExecutionStatus::Running
+        && e
+            .heartbeat_at
+            .is_none_or(|beat| wall_now - beat > abandoned_after)
+    {
+        ExecutionStatus::Abandoned
+    } else {
+        stored
+    }
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only these stored statuses (RUNNING covers abandoned ones too).
+    pub statuses: Vec<ExecutionStatus>,
+    /// Only runs started at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first.
+    pub limit: Option<u64>,
+}
+
+/// Executions, newest first.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    filter: &ExecutionFilter,
+) -> StoreResult<Vec<Execution>> {
+    use sea_orm::QuerySelect;
+    let mut q = Entity::find();
+    if !filter.statuses.is_empty() {
+        q = q.filter(Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(since) = filter.since {
+        q = q.filter(Column::StartedAt.gte(since));
+    }
+    let mut q = q.order_by_desc(Column::StartedAt).order_by_desc(Column::Id);
+    if let Some(limit) = filter.limit {
+        q = q.limit(limit);
+    }
+    Ok(q.all(conn).await?)
 }
 
 /// One execution by id.

@@ -144,29 +144,11 @@ impl Store {
     }
 }
 
-/// The URL with any password replaced by `***`, so error messages and output can name the
-/// database without leaking credentials into terminals, logs and CI output.
+/// The URL with its password and credential-like parameters replaced by `***`, so error
+/// messages and output can name the database without leaking credentials into terminals, logs
+/// and CI output (`spine_model::redact::url`).
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let authority_start = scheme_end + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| authority_start + i);
-    let authority = &url[authority_start..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let Some(colon) = authority[..at].find(':') else {
-        return url.to_owned();
-    };
-    format!(
-        "{}{}:***{}",
-        &url[..authority_start],
-        &authority[..colon],
-        &url[authority_start + at..]
-    )
+    spine_model::redact::url(url)
 }
 
 #[cfg(test)]

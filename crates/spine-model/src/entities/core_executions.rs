@@ -37,6 +37,8 @@ pub struct Model {
     pub rows_processed: Option<i64>,
     #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
+    /// Renewed while the run works; a RUNNING execution whose heartbeat stopped is abandoned.
+    pub heartbeat_at: Option<DateTimeUtc>,
 }
 
 /// `core_executions` declares no foreign keys: rows refer to captures and executions by their
