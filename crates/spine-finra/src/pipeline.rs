@@ -3,7 +3,6 @@
 //! (fetch, capture id, "unchanged", executions, the landing step).
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,7 +32,8 @@ use crate::calcs::{self, WeekAccumulator, WeekCalcs};
 use crate::detect;
 use crate::domain;
 use crate::parse::{
-    FinraColumn, FinraReader, Line, ParseStats, PublicationLags, RawFields, derive_week_ending,
+    FinraColumn, FinraReader, Line, ParseStats, PublicationLags, RawFields, ReaderOptions,
+    StampCounts, derive_week_ending, dominant_last_update, escape_raw, implausible_last_update,
 };
 
 /// The pipeline names registered for `spine run` / `spine pipelines`.
@@ -66,7 +66,7 @@ pub enum WeekDerivation {
     Derived {
         /// The week derived.
         week_ending: NaiveDate,
-        /// The file's `lastUpdateDate` (first valid row).
+        /// The file's `lastUpdateDate`: its dominant stamp (the most frequent valid one).
         last_update_date: NaiveDate,
         /// The tier's publication lag used.
         publication_lag_days: u32,
@@ -106,30 +106,63 @@ impl CaptureDetail for FinraDetail {
     }
 }
 
-/// What the first accepted row says about the file.
+/// What the file says about itself: its dominant `lastUpdateDate` and the tier of its first
+/// accepted row with that stamp.
 struct FileIdentity {
     tier: Tier,
-    last_update: NaiveDate,
+    /// The line the tier was read from.
     line: u64,
+    /// The file's stamp: its most frequent valid `lastUpdateDate`, not the first row's, so one
+    /// stray row cannot move the capture to another week.
+    last_update: NaiveDate,
+    /// How many lines carry each stamp.
+    stamps: StampCounts,
 }
 
-fn open(path: &Path) -> PipelineResult<FinraReader<BufReader<File>>> {
-    let file = File::open(path).map_err(|source| PipelineError::Io {
+fn open_file(path: &Path) -> PipelineResult<File> {
+    File::open(path).map_err(|source| PipelineError::Io {
         path: path.display().to_string(),
         source,
-    })?;
-    Ok(FinraReader::new(BufReader::with_capacity(1 << 20, file))?)
+    })
 }
 
-/// Reads up to the first accepted row to learn the file's tier and `lastUpdateDate`.
+/// Opens the file with the expectations every pass over it must share: RAW and NORMALIZED's
+/// second pass then accept exactly the same lines.
+fn open(path: &Path, options: ReaderOptions) -> PipelineResult<FinraReader<File>> {
+    Ok(FinraReader::with_options(open_file(path)?, options)?)
+}
+
+/// The expectations a capture's passes apply: the planned stamp and the partition's week.
+fn reader_options(
+    source_last_update: Option<NaiveDate>,
+    week: NaiveDate,
+) -> PipelineResult<ReaderOptions> {
+    let week_ending = WeekEnding::new(week)
+        .map_err(|e| PipelineError::Input(format!("the capture's week ending {e}")))?;
+    Ok(ReaderOptions {
+        expected_last_update: source_last_update,
+        week_ending: Some(week_ending),
+    })
+}
+
+/// Finds the file's dominant stamp (a fast pre-scan), then reads up to the first accepted row
+/// with that stamp to learn the file's tier.
 fn identify(path: &Path) -> PipelineResult<Option<FileIdentity>> {
-    let mut reader = open(path)?;
+    let Some((last_update, stamps)) = dominant_last_update(open_file(path)?)? else {
+        return Ok(None);
+    };
+    let options = ReaderOptions {
+        expected_last_update: Some(last_update),
+        week_ending: None,
+    };
+    let mut reader = open(path, options)?;
     while let Some(line) = reader.next_line() {
         if let Line::Accepted(row) = line? {
             return Ok(Some(FileIdentity {
                 tier: row.tier(),
-                last_update: row.last_update(),
                 line: row.line_number(),
+                last_update,
+                stamps,
             }));
         }
     }
@@ -166,11 +199,12 @@ fn resolve_partition(
             return Err(PipelineError::Input(format!("--week-ending {e}")));
         }
         if let Some(id) = identity
-            && id.last_update < week
+            && let Ok(friday) = WeekEnding::new(week)
+            && let Some(why) = implausible_last_update(id.last_update, friday)
         {
             return Err(PipelineError::Input(format!(
-                "--week-ending {week} contradicts {file}: its lastUpdateDate {} (line {}) is before that week ended",
-                id.last_update, id.line
+                "--week-ending {week} contradicts {file}: its {why} (the stamp of {} of its lines)",
+                id.stamps.lines_with(id.last_update)
             )));
         }
         return Ok((tier, week, WeekDerivation::Explicit { week_ending: week }));
@@ -247,7 +281,7 @@ struct RawParsed {
 /// RAW's parsing: every line of the file, accepted or rejected, in batches of [`FLUSH_ROWS`].
 /// Runs on its own thread while the stage's transaction stores the previous batch.
 fn parse_raw(
-    mut reader: FinraReader<BufReader<File>>,
+    mut reader: FinraReader<File>,
     tier: Tier,
     rejects_ctx: &RejectContext,
     out: &background::Batches<RawBatch>,
@@ -267,7 +301,7 @@ fn parse_raw(
                         "tierDescription `{}` is not this file's tier {tier}",
                         row.tier().finra_description()
                     ),
-                    row.raw().line().to_string(),
+                    escape_raw(row.source_line()),
                 ));
             }
             Line::Accepted(row) => {
@@ -306,6 +340,54 @@ fn parse_raw(
         tier_mismatches,
         stored: digest.finish(),
     })
+}
+
+/// Records in the capture's metadata, and tells the operator, what the parser did to the data
+/// it accepted: fields it unquoted and descriptive fields it decoded as Windows-1252 (with the
+/// first lines). Nothing is added for a file that needed neither, so ordinary captures keep
+/// their metadata as it was.
+fn with_decoding_notes(
+    metadata: Option<serde_json::Value>,
+    stats: &ParseStats,
+    notes: &mut Vec<String>,
+) -> Option<serde_json::Value> {
+    if stats.unquoted_fields == 0 && stats.repaired_rows == 0 {
+        return metadata;
+    }
+    if stats.unquoted_fields > 0 {
+        notes.push(format!(
+            "{} field(s) wholly enclosed in double quotes were unquoted (FINRA does not quote)",
+            stats.unquoted_fields
+        ));
+    }
+    if stats.repaired_rows > 0 {
+        let lines: Vec<String> = stats.repaired_lines.iter().map(u64::to_string).collect();
+        notes.push(format!(
+            "{} row(s) had a descriptive field that was not UTF-8, decoded as Windows-1252 and \
+             kept (line(s) {}{})",
+            stats.repaired_rows,
+            lines.join(", "),
+            if stats.repaired_rows > stats.repaired_lines.len() as u64 {
+                ", …"
+            } else {
+                ""
+            }
+        ));
+    }
+    let mut metadata = match metadata {
+        Some(serde_json::Value::Object(map)) => map,
+        Some(other) => serde_json::Map::from_iter([("plan".to_string(), other)]),
+        None => serde_json::Map::new(),
+    };
+    metadata.insert(
+        "decoding".to_string(),
+        json!({
+            "unquoted_fields": stats.unquoted_fields,
+            "repaired_rows": stats.repaired_rows,
+            "repaired_lines": stats.repaired_lines,
+        }),
+    );
+    Some(serde_json::Value::Object(metadata))
 }
 
 /// A digest of the lines RAW stored (line numbers and text, in order): NORMALIZED re-reads the
@@ -349,8 +431,9 @@ impl LineDigest {
     }
 }
 
-/// Reads the file far enough to say which partition it is: its first valid row's tier and
-/// `lastUpdateDate`, checked against the operator's `--tier` / `--week-ending` (`hint`).
+/// Reads the file far enough to say which partition it is: its dominant `lastUpdateDate` and the
+/// tier of its first valid row, checked against the operator's `--tier` / `--week-ending`
+/// (`hint`).
 pub fn plan(
     input: &FetchedInput,
     hint: &PartitionKey,
@@ -444,9 +527,9 @@ pub async fn capture(
     let store = engine.store();
     let path = input.file()?;
     let partition = planned.plan.partition.clone();
-    let (_, tier, _) = split_partition(&partition, &planned.capture_id)?;
+    let (_, tier, week) = split_partition(&partition, &planned.capture_id)?;
     let capture_id = planned.capture_id.clone();
-    let new_capture = NewCapture {
+    let mut new_capture = NewCapture {
         domain: domain(),
         partition: partition.clone(),
         content_hash: input.content_hash.clone(),
@@ -463,8 +546,9 @@ pub async fn capture(
 
     // RAW: accepted lines, rejects and the capture row, atomically. The file is parsed on its
     // own thread while this transaction stores the previous batch.
+    let options = reader_options(planned.plan.source_last_update, week)?;
     let txn = store.begin().await?;
-    let reader = open(path)?;
+    let reader = open(path, options)?;
     run.progress.phase("RAW");
     let rejects_ctx = RejectContext {
         partition: partition.clone(),
@@ -503,12 +587,14 @@ pub async fn capture(
             .rejects_by_reason
             .insert("TIER_MISMATCH".into(), tier_mismatches);
     }
+    let metadata = with_decoding_notes(new_capture.metadata.take(), &stats, &mut report.notes);
     let outcome = captures::record(
         &txn,
         NewCapture {
             rows_read: report.rows_read,
             rows_accepted: report.rows_accepted,
             rows_rejected: report.rows_rejected,
+            metadata,
             ..new_capture
         },
     )
@@ -530,7 +616,11 @@ pub async fn capture(
     report.stage = Some(Stage::Raw);
 
     let capture = outcome.capture().clone();
-    let source = NormalizeSource::File { path, stored };
+    let source = NormalizeSource::File {
+        path,
+        stored,
+        options,
+    };
     let normalized = match normalize_from(store, &capture, source, run).await {
         Ok(n) => n,
         Err(PipelineError::BusinessRule {
@@ -629,8 +719,13 @@ enum NormalizeSource<'a> {
     Raw,
     /// The file RAW was loaded from a moment ago, re-parsed in a second streaming pass: parsing
     /// costs far less than reading a million rows back from the database. `stored` is what RAW
-    /// stored; a file that no longer yields exactly those lines fails the stage.
-    File { path: &'a Path, stored: StoredLines },
+    /// stored; a file that no longer yields exactly those lines fails the stage. `options` are
+    /// RAW's, so both passes accept the same lines.
+    File {
+        path: &'a Path,
+        stored: StoredLines,
+        options: ReaderOptions,
+    },
 }
 
 /// Types rows on their way into NORMALIZED, accumulating the calcs and the business-rule
@@ -671,7 +766,7 @@ impl Normalizer {
 /// thread while the stage's transaction stores the previous batch; returns the normalizer (with
 /// the week's calcs) and what it read, for the caller to check against what RAW stored.
 fn parse_normalized(
-    mut reader: FinraReader<BufReader<File>>,
+    mut reader: FinraReader<File>,
     tier: Tier,
     mut n: Normalizer,
     out: &background::Batches<Vec<NormalizedRow>>,
@@ -749,8 +844,12 @@ async fn normalize_from(
                 repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
             }
         }
-        NormalizeSource::File { path, stored } => {
-            let reader = open(path)?;
+        NormalizeSource::File {
+            path,
+            stored,
+            options,
+        } => {
+            let reader = open(path, options)?;
             let mut parser = background::spawn(move |out| parse_normalized(reader, tier, n, out));
             while let Some(rows) = parser.next().await {
                 written += rows.len() as i64;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use spine_engine::capture::{self, FetchedInput, SourceRequest};
 use spine_engine::{CaptureReport, Engine, PipelineResult, Registry, RunContext};
+use spine_finra::parse::unescape_raw;
 use spine_finra::pipeline as finra_otc;
 use spine_finra::{FinraDetail, FinraDomain};
 use spine_gen::{Fault, GenConfig, generate};
@@ -422,6 +423,15 @@ async fn a_contradicting_tier_or_week_is_an_error() {
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("contradicts"), "{err}");
+            // A week whose data FINRA would no longer revise: the file's stamp is implausible.
+            let long_before = otc.week_ending - chrono::Days::new(7 * 60);
+            let err = try_ingest(&db.store, &otc.path, None, Some(long_before))
+                .await
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("contradicts") && err.to_string().contains("days after"),
+                "{err}"
+            );
             let err = try_ingest(
                 &db.store,
                 &otc.path,
@@ -685,6 +695,134 @@ async fn a_failing_stage_leaves_nothing_behind_and_can_be_rerun() {
                     .unwrap()
                     .len() as i64,
                 capture.rows_accepted
+            );
+        }
+    })
+    .await;
+}
+
+/// One generated week with one line of each case the strict parser handles appended: each bad
+/// line is a reject at its line number on every backend (a NUL included, which PostgreSQL
+/// refused before), the quoted and the Windows-1252 rows join their venue and are kept, the
+/// week is derived from the dominant stamp (not a stray one), and the capture reaches CALC: a
+/// quantity that would overflow the totals no longer fails NORMALIZED.
+#[tokio::test]
+async fn each_bad_line_is_a_reject_and_the_rest_reaches_calc() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = generate(
+        &GenConfig {
+            weeks: 1,
+            ..small_config(vec![])
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let text = std::fs::read_to_string(&otc.path).unwrap();
+    let first: Vec<&str> = text.lines().nth(1).unwrap().split('|').collect();
+    let (symbol, mpid) = (first[1].to_string(), first[4].to_string());
+    let venues: std::collections::BTreeSet<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split('|').nth(4).unwrap())
+        .collect();
+    let stamp = otc.last_update;
+    let last = otc.rows as i64 + 1;
+    let nul_line = format!("OTC|X.TEST4|Na\0me|Venue|{mpid}|10|1|{stamp}").into_bytes();
+    let mut bytes = text.clone().into_bytes();
+    for line in [
+        format!("OTC|{symbol}|Name|Venue|ZZZ1|{}|1|{stamp}", i64::MAX).into_bytes(),
+        format!("OTC|X.TEST1|Name|Venue|{mpid}|10|1|1900-01-01").into_bytes(),
+        b"   ".to_vec(),
+        format!("OTC|X.TEST2|Name|Venue|\"{mpid}\"|10|1|{stamp}").into_bytes(),
+        [
+            b"OTC|X.TEST3|Caf\xE9 Holdings|Venue|".as_slice(),
+            mpid.as_bytes(),
+            format!("|10|1|{stamp}").as_bytes(),
+        ]
+        .concat(),
+        nul_line.clone(),
+    ] {
+        bytes.extend_from_slice(&line);
+        bytes.push(b'\n');
+    }
+    let path = dir.path().join("dirty.csv");
+    std::fs::write(&path, &bytes).unwrap();
+    for_each_backend(|db| {
+        let (path, symbol, mpid, venues, nul_line) = (
+            path.clone(),
+            symbol.clone(),
+            mpid.clone(),
+            venues.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            nul_line.clone(),
+        );
+        let otc = otc.clone();
+        async move {
+            let conn = db.store.conn();
+            spine_calendar::load_shipped(&engine(&db.store), now())
+                .await
+                .unwrap();
+            let report = ingest(&db.store, &path, None, None).await;
+            assert_eq!(
+                report.stage,
+                Some(spine_model::Stage::Calc),
+                "{:?}",
+                report.notes
+            );
+            assert_eq!(
+                report.detail_as::<FinraDetail>().unwrap().week_ending,
+                otc.week_ending
+            );
+            assert_eq!(report.rows_read, otc.rows as i64 + 6);
+            assert_eq!(report.rows_rejected, 4);
+            let stored = rejects::for_capture(conn, &report.capture_id)
+                .await
+                .unwrap();
+            let got: Vec<(i64, &str)> = stored
+                .iter()
+                .map(|r| (r.line_number.unwrap(), r.reason_code.as_str()))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    (last + 1, "TOTAL_OVERFLOW"),
+                    (last + 2, "INCONSISTENT_LAST_UPDATE"),
+                    (last + 3, "BLANK_LINE"),
+                    (last + 6, "CONTROL_CHARACTER"),
+                ]
+            );
+            assert!(
+                stored[0]
+                    .detail
+                    .contains(&format!("symbol `{symbol}` shares")),
+                "{}",
+                stored[0].detail
+            );
+            assert!(stored[1].detail.contains("1900-01-01"));
+            assert_eq!(unescape_raw(&stored[3].raw_line), nul_line);
+            // Every accepted row reached NORMALIZED, the quoted MPID as its venue.
+            let normalized = repo::normalized_page(conn, &report.capture_id, 0, 1_000_000)
+                .await
+                .unwrap();
+            assert_eq!(normalized.len() as i64, report.rows_accepted);
+            let test2 = normalized.iter().find(|r| r.symbol == "X.TEST2").unwrap();
+            assert_eq!(test2.mpid, mpid);
+            assert!(normalized.iter().any(|r| r.symbol == "X.TEST3"));
+            let shares = repo::venue_share(conn, &report.capture_id).await.unwrap();
+            assert_eq!(shares.len(), venues.len(), "no venue `\"{mpid}\"`, no ZZZ1");
+            // What the parser did to the data is recorded with the capture and told.
+            let capture = captures::get(conn, &report.capture_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let decoding = &capture.metadata_json.unwrap()["decoding"];
+            assert_eq!(decoding["unquoted_fields"], 1);
+            assert_eq!(decoding["repaired_rows"], 1);
+            assert_eq!(decoding["repaired_lines"], serde_json::json!([last + 5]));
+            assert!(
+                report.notes.iter().any(|n| n.contains("Windows-1252")),
+                "{:?}",
+                report.notes
             );
         }
     })

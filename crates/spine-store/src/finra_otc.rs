@@ -133,7 +133,8 @@ where
 pub struct RawRow {
     /// 1-based physical line number (header = 1).
     pub line_number: i64,
-    /// The line exactly as read, without its terminator: the eight fields joined by `|`.
+    /// The accepted line without its terminator: its eight fields as the parser decoded them
+    /// (the line as read, unless a field was unquoted or decoded), joined by `|`.
     pub line: String,
 }
 
