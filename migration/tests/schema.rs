@@ -268,7 +268,10 @@ async fn unresolved_anomalies_partial_index_exists() {
 #[tokio::test]
 async fn rows_by_line_keeps_the_rows_it_rebuilds() {
     on_every_backend(|db| async move {
-        let before = Migrator::migrations().len() as u32 - 1;
+        let before = Migrator::migrations()
+            .iter()
+            .position(|m| m.name() == "m20260103_000001_finra_rows_by_line")
+            .expect("the rows-by-line migration") as u32;
         Migrator::up(&db, Some(before))
             .await
             .expect("up to the old shape");
@@ -322,7 +325,11 @@ async fn rows_by_line_keeps_the_rows_it_rebuilds() {
             .await;
         assert!(second.is_err(), "a second row for one line must be refused");
 
-        Migrator::down(&db, Some(1)).await.expect("down one step");
+        // Down to just before the rebuild (the migrations after it first).
+        let after = Migrator::migrations().len() as u32 - before - 1;
+        Migrator::down(&db, Some(after + 1))
+            .await
+            .expect("down past the rebuild");
         assert_eq!(count(&db, "finra_otc_raw").await, 2);
         assert_eq!(count(&db, "finra_otc_normalized").await, 0);
         let names: BTreeSet<String> = indexes(&db).await.into_iter().map(|i| i.name).collect();
