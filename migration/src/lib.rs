@@ -184,7 +184,11 @@ const INDEXES: &[ExpectedIndex] = &[
         "idx_core_captures_domain_partition_captured_at",
         false,
     ),
-    ix("core_captures", "idx_core_captures_domain_content_hash", false),
+    ix(
+        "core_captures",
+        "idx_core_captures_domain_content_hash",
+        false,
+    ),
     ix(
         "core_manifest",
         "uq_core_manifest_domain_partition_stage",

@@ -61,6 +61,17 @@ pub enum WeekDerivation {
     Explicit {
         /// The week given.
         week_ending: NaiveDate,
+        /// The week the file's stamp derives, when it differs from the one given: the file
+        /// carries no week column, so it cannot contradict an earlier week (a revision is
+        /// stamped later than its week's first publication), and both are kept for the audit.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        derived_week_ending: Option<NaiveDate>,
+        /// The file's dominant `lastUpdateDate`, when the weeks differ.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_update_date: Option<NaiveDate>,
+        /// Why the given week was accepted, when the weeks differ.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Derived from the file.
     Derived {
@@ -207,7 +218,28 @@ fn resolve_partition(
                 id.stamps.lines_with(id.last_update)
             )));
         }
-        return Ok((tier, week, WeekDerivation::Explicit { week_ending: week }));
+        let derived = identity.map(|id| (derive_week_ending(id.last_update, tier, lags), id));
+        let derivation = match derived {
+            Some((derived, id)) if derived != week => WeekDerivation::Explicit {
+                week_ending: week,
+                derived_week_ending: Some(derived),
+                last_update_date: Some(id.last_update),
+                reason: Some(format!(
+                    "the file carries no week: its lastUpdateDate {} derives {derived} with the \
+                     tier's {}-day publication lag, and a revision of an earlier week is stamped \
+                     later than its first publication, so the week given is kept",
+                    id.last_update,
+                    lags.for_tier(tier)
+                )),
+            },
+            _ => WeekDerivation::Explicit {
+                week_ending: week,
+                derived_week_ending: None,
+                last_update_date: None,
+                reason: None,
+            },
+        };
+        return Ok((tier, week, derivation));
     }
     let Some(id) = identity else {
         return Err(PipelineError::Input(format!(

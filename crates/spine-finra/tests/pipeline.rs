@@ -828,3 +828,43 @@ async fn each_bad_line_is_a_reject_and_the_rest_reaches_calc() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_earlier_week_than_the_stamp_derives_is_kept_with_both_weeks_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = generate(
+        &GenConfig {
+            weeks: 1,
+            ..small_config(vec![])
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let earlier = otc.week_ending - chrono::Days::new(7);
+    for_each_backend(|db| {
+        let otc = otc.clone();
+        async move {
+            let report = ingest(&db.store, &otc.path, None, Some(earlier)).await;
+            let capture = captures::get(db.store.conn(), &report.capture_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let derivation = &capture.metadata_json.unwrap()["week_derivation"];
+            assert_eq!(derivation["method"], "explicit");
+            assert_eq!(derivation["week_ending"], earlier.to_string());
+            assert_eq!(
+                derivation["derived_week_ending"],
+                otc.week_ending.to_string()
+            );
+            assert!(
+                derivation["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("the file carries no week"),
+                "{derivation}"
+            );
+        }
+    })
+    .await;
+}

@@ -6,8 +6,8 @@
 //! `default-features = false`, which keeps SeaORM out of its dependency tree.
 
 pub mod capture;
-pub mod redact;
 pub mod cause;
+pub mod redact;
 pub mod vocab;
 pub mod week;
 

@@ -145,8 +145,14 @@ mod tests {
             url("https://s3/x?X-Amz-Signature=deadbeef&X-Amz-Credential=k#frag"),
             "https://s3/x?X-Amz-Signature=***&X-Amz-Credential=***#frag"
         );
-        assert_eq!(url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
-        assert_eq!(url("sqlite://spine.db?mode=rwc"), "sqlite://spine.db?mode=rwc");
+        assert_eq!(
+            url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            url("sqlite://spine.db?mode=rwc"),
+            "sqlite://spine.db?mode=rwc"
+        );
         assert_eq!(url("not a url"), "not a url");
     }
 

@@ -95,7 +95,10 @@ pub async fn finish<C: ConnectionTrait>(
 /// Renews a running execution's heartbeat (wall clock): it is still alive.
 pub async fn heartbeat<C: ConnectionTrait>(conn: &C, execution_id: &str) -> StoreResult<()> {
     Entity::update_many()
-        .col_expr(Column::HeartbeatAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .col_expr(
+            Column::HeartbeatAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
         .filter(Column::ExecutionId.eq(execution_id))
         .filter(Column::Status.eq(ExecutionStatus::Running.as_str()))
         .exec(conn)
@@ -112,8 +115,7 @@ pub fn reported_status(
 ) -> ExecutionStatus {
     let stored: ExecutionStatus = e.status.parse().unwrap_or(ExecutionStatus::Failed);
     if stored == ExecutionStatus::Running
-        && e
-            .heartbeat_at
+        && e.heartbeat_at
             .is_none_or(|beat| wall_now - beat > abandoned_after)
     {
         ExecutionStatus::Abandoned
