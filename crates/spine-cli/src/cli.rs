@@ -87,6 +87,9 @@ pub enum Command {
     /// The rejected lines of a capture: line number, reason and the line as received.
     #[command(subcommand)]
     Rejects(RejectsCommand),
+    /// Pipeline runs: what ran, with which parameters, how long, how it ended.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
     /// Expected schedules: list, add, and check for missed or late partitions.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
@@ -296,6 +299,36 @@ pub struct ReadinessArgs {
     /// Who certifies (recorded as certified_by).
     #[arg(long, env = "SPINE_CERTIFIED_BY", default_value = "spine")]
     pub by: String,
+}
+
+/// `spine executions …`
+#[derive(Debug, Subcommand)]
+pub enum ExecutionsCommand {
+    /// List runs, newest first. A RUNNING run whose process stopped renewing its heartbeat is
+    /// shown as ABANDONED.
+    #[command(
+        after_help = "Examples:\n  spine executions list --status RUNNING\n  spine executions list --since 2026-01-01 --format json"
+    )]
+    List(ExecutionsListArgs),
+}
+
+/// Arguments of `spine executions list`.
+#[derive(Debug, Clone, Args)]
+pub struct ExecutionsListArgs {
+    /// Only this status: RUNNING, COMPLETED, FAILED, ABORTED or ABANDONED.
+    #[arg(long, value_parser = parse_execution_status)]
+    pub status: Option<spine_model::ExecutionStatus>,
+    /// Only runs started on or after this day (UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub since: Option<NaiveDate>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+}
+
+fn parse_execution_status(s: &str) -> Result<spine_model::ExecutionStatus, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
 }
 
 /// `spine rejects …`

@@ -225,7 +225,10 @@ pub async fn ingest(
     let pipeline = plugin.ingest_pipeline();
     let store = engine.store();
     let mut params = serde_json::Map::new();
-    params.insert("source".into(), json!(locator.to_string()));
+    params.insert(
+        "source".into(),
+        json!(spine_model::redact::url(&locator.to_string())),
+    );
     for (k, v) in req.hint.entries() {
         params.insert(k.to_string(), json!(v));
     }
@@ -244,13 +247,30 @@ pub async fn ingest(
     .await?;
     let execution_id = execution.execution_id.clone();
     req.run.execution_id = Some(execution_id.clone());
+    // The heartbeat says the run is alive while it works; a killed process stops renewing it,
+    // which is how reports tell an abandoned run from a long one.
+    let heartbeat = {
+        let store = store.clone();
+        let id = execution_id.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = executions::heartbeat(store.conn(), &id).await {
+                    tracing::warn!("heartbeat of {id} failed: {e}");
+                }
+            }
+        })
+    };
+    let _stop_heartbeat = AbortOnDrop(heartbeat);
     let finish = |status: ExecutionStatus, rows: Option<i64>, error: Option<String>| {
         executions::finish(
             store.conn(),
             &execution_id,
             status,
             rows,
-            error,
+            error.map(|e| spine_model::redact::error(&e, spine_model::redact::MAX_ERROR_CHARS)),
             req.run.now,
         )
     };
@@ -286,7 +306,8 @@ pub async fn ingest(
     };
     let input = FetchedInput {
         bytes: InputBytes::File(fetched.path().to_path_buf()),
-        locator: locator.to_string(),
+        // What is stored with the capture: the locator without its credentials.
+        locator: spine_model::redact::url(&locator.to_string()),
         content_hash: fetched.sha256().to_string(),
     };
     let result = ingest_fetched(engine, plugin, &input, &req.hint, &req.run).await;
@@ -302,9 +323,30 @@ pub async fn ingest(
             Ok(report)
         }
         Err(e) => {
-            finish(ExecutionStatus::Failed, None, Some(e.to_string())).await?;
+            let status = if matches!(e, PipelineError::Aborted { .. }) {
+                ExecutionStatus::Aborted
+            } else {
+                ExecutionStatus::Failed
+            };
+            finish(status, None, Some(e.to_string())).await?;
             Err(e)
         }
+    }
+}
+
+/// How often a running execution renews its heartbeat.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A RUNNING execution whose heartbeat is older than this is reported ABANDONED: its process
+/// died (kill -9, a crash, a lost machine) without finishing it. Six missed heartbeats.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Stops the heartbeat task when the run ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -514,7 +556,10 @@ pub async fn source_unavailable(
             spine_model::Severity::Error,
             spine_model::Category::IncompleteInput,
             &spine_model::AnomalyCause::SOURCE_UNAVAILABLE,
-            format!("{what} is unavailable: {error}"),
+            spine_model::redact::error(
+                &format!("{what} is unavailable: {error}"),
+                spine_model::redact::MAX_ERROR_CHARS,
+            ),
             serde_json::Value::Object(details),
             None,
         )

@@ -33,6 +33,8 @@ pub struct DoctorReport {
     pub weeks: Vec<WeekDiagnosis>,
     /// Unresolved anomalies of the domain, grouped by severity, worst first.
     pub open_anomalies: Vec<SeverityGroup>,
+    /// Runs of the domain that died without finishing (their heartbeat stopped).
+    pub abandoned: Vec<AbandonedRun>,
     /// Every remediation command, deduplicated, in the order to run them.
     pub remediation: Vec<String>,
     /// Whether anything blocks a use of any examined week.
@@ -88,6 +90,22 @@ pub struct MissingPartition {
     pub due: Option<DateTime<Utc>>,
     /// The command that fixes it.
     pub remedy: String,
+}
+
+/// A run whose process died without finishing it (kill -9, a crash, a lost machine): what it
+/// wrote is committed stage by stage, and the same ingest again resumes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbandonedRun {
+    /// The execution.
+    pub execution_id: String,
+    /// Its pipeline.
+    pub pipeline: String,
+    /// Its partition, when it had one.
+    pub partition_key: Option<String>,
+    /// When it started (the run's clock).
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat (wall clock).
+    pub heartbeat_at: Option<DateTime<Utc>>,
 }
 
 /// Something derived for a week from several partitions that is missing or out of date.
@@ -401,6 +419,45 @@ pub async fn diagnose(
             anomalies,
         })
         .collect();
+    // Runs that died: their partitions resume when the same ingest runs again.
+    let abandoned_after =
+        chrono::Duration::from_std(crate::capture::ABANDONED_AFTER).expect("a small duration");
+    let wall_now = Utc::now();
+    let mut abandoned = Vec::new();
+    for e in spine_store::executions::list(
+        store.conn(),
+        &spine_store::executions::ExecutionFilter {
+            statuses: vec![spine_model::ExecutionStatus::Running],
+            ..Default::default()
+        },
+    )
+    .await?
+    {
+        if e.domain != domain.as_str()
+            || spine_store::executions::reported_status(&e, abandoned_after, wall_now)
+                != spine_model::ExecutionStatus::Abandoned
+        {
+            continue;
+        }
+        if let Some(key) = e
+            .partition_key
+            .as_deref()
+            .and_then(|k| PartitionKey::parse(k).ok())
+        {
+            remediation.push(format!(
+                "{}  # resumes what run {} left unfinished",
+                plugin.remedy(&key, Remedy::Ingest),
+                e.execution_id
+            ));
+        }
+        abandoned.push(AbandonedRun {
+            execution_id: e.execution_id,
+            pipeline: e.pipeline,
+            partition_key: e.partition_key,
+            started_at: e.started_at,
+            heartbeat_at: e.heartbeat_at,
+        });
+    }
     // What a detection knew would fix it (a missing calendar, a stale calc).
     for a in &open {
         if let Some(remedy) = a
@@ -432,6 +489,7 @@ pub async fn diagnose(
         headline,
         weeks: diagnoses,
         open_anomalies,
+        abandoned,
         remediation,
         blocking,
     })

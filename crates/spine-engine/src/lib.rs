@@ -34,7 +34,7 @@ pub use anomaly::AnomalySummary;
 pub use capture::{CaptureReport, FetchedInput, InputBytes, SourceRequest};
 pub use clock::Clock;
 pub use domain::{DomainPlugin, PipelineSpec, Registry};
-pub use run::{Progress, ProgressSink, RunContext};
+pub use run::{Cancel, Progress, ProgressSink, RunContext};
 
 use spine_model::Domain;
 use spine_rules::BlockingPolicy;
@@ -86,6 +86,15 @@ pub enum PipelineError {
         message: String,
         /// The CRITICAL anomaly recorded.
         anomaly_id: i64,
+    },
+    /// The run was asked to stop (SIGTERM, Ctrl-C) and stopped at a stage boundary: everything
+    /// before it is committed, and ingesting the same bytes again resumes it.
+    #[error("stopped before {before}: {reason}")]
+    Aborted {
+        /// Why (e.g. `SIGTERM`).
+        reason: String,
+        /// The stage it stopped before.
+        before: String,
     },
     /// A trading-day count could not be made (a week outside the loaded calendars, say).
     #[error(transparent)]

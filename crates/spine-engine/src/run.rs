@@ -1,7 +1,8 @@
 //! What every stage of one run shares: the clock, the execution it belongs to, and where its
 //! progress goes.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -14,6 +15,8 @@ pub struct RunContext {
     pub execution_id: Option<String>,
     /// Progress reporting for people (nothing unless the caller plugs in a sink).
     pub progress: Progress,
+    /// Set when the run must stop (SIGTERM, Ctrl-C): stages stop at their next boundary.
+    pub cancel: Cancel,
 }
 
 impl RunContext {
@@ -23,7 +26,50 @@ impl RunContext {
             now,
             execution_id: None,
             progress: Progress::hidden(),
+            cancel: Cancel::default(),
         }
+    }
+
+    /// A stage boundary: `Err(Aborted)` when the run was asked to stop, so it ends between two
+    /// committed stages (and a later run resumes it) rather than in the middle of one.
+    pub fn checkpoint(&self, next: &str) -> crate::PipelineResult<()> {
+        match self.cancel.reason() {
+            Some(reason) => Err(crate::PipelineError::Aborted {
+                reason,
+                before: next.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A run's stop request, shared between the signal handler that sets it and the stages that
+/// check it at their boundaries.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<CancelInner>);
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    requested: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Cancel {
+    /// Asks the run to stop at its next stage boundary, saying why (the first reason wins).
+    pub fn request(&self, reason: impl Into<String>) {
+        let mut slot = self.0.reason.lock().expect("never poisoned");
+        if slot.is_none() {
+            *slot = Some(reason.into());
+        }
+        self.0.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Why the run was asked to stop, if it was.
+    pub fn reason(&self) -> Option<String> {
+        if !self.0.requested.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.0.reason.lock().expect("never poisoned").clone()
     }
 }
 

@@ -537,6 +537,7 @@ pub async fn resume(
         }
         Some(_) => None,
     };
+    run.checkpoint("CALC")?;
     let outcome = calc(engine, capture, calcs, run).await?;
     report.anomalies.extend(outcome.anomalies);
     report.notes.extend(outcome.remarks);
@@ -648,6 +649,8 @@ pub async fn capture(
     report.stage = Some(Stage::Raw);
 
     let capture = outcome.capture().clone();
+    // A stop request (SIGTERM, Ctrl-C) ends the run here, between committed stages.
+    run.checkpoint("NORMALIZED")?;
     let source = NormalizeSource::File {
         path,
         stored,
@@ -678,6 +681,7 @@ pub async fn capture(
     };
     report.anomalies.extend(normalized.anomalies);
     report.stage = Some(Stage::Normalized);
+    run.checkpoint("CALC")?;
     let outcome = calc(engine, &capture, Some(normalized.calcs), run).await?;
     report.anomalies.extend(outcome.anomalies);
     let notes = outcome.notes;

@@ -155,6 +155,31 @@ pub async fn list<C: ConnectionTrait>(
     Ok(q.all(conn).await?)
 }
 
+/// How many executions each (domain, stored status) has: what `/metrics` reports, in one
+/// grouped query however many runs there were.
+pub async fn counts<C: ConnectionTrait>(conn: &C) -> StoreResult<Vec<(String, String, i64)>> {
+    use sea_orm::{FromQueryResult, QuerySelect};
+    #[derive(FromQueryResult)]
+    struct Row {
+        domain: String,
+        status: String,
+        n: i64,
+    }
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Domain)
+        .column(Column::Status)
+        .column_as(Column::Id.count(), "n")
+        .group_by(Column::Domain)
+        .group_by(Column::Status)
+        .into_model::<Row>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.domain, r.status, r.n))
+        .collect())
+}
+
 /// One execution by id.
 pub async fn get<C: ConnectionTrait>(conn: &C, execution_id: &str) -> StoreResult<Execution> {
     Entity::find()

@@ -27,6 +27,8 @@ pub struct DomainOverview {
     pub ready: usize,
     /// Current readiness verdicts that are not ready.
     pub not_ready: usize,
+    /// Runs that died without finishing (filled by callers that know the abandonment rule).
+    pub abandoned_runs: usize,
 }
 
 #[derive(Default)]

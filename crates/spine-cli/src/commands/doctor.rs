@@ -146,6 +146,18 @@ fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
             }
         }
     }
+    if !report.abandoned.is_empty() {
+        println!("\nRuns that died without finishing (ABANDONED):");
+        for a in &report.abandoned {
+            println!(
+                "  {} {} {} started {}",
+                a.execution_id,
+                a.pipeline,
+                a.partition_key.as_deref().unwrap_or("-"),
+                a.started_at.to_rfc3339()
+            );
+        }
+    }
     if !report.remediation.is_empty() {
         println!("\nTo fix, run:");
         for r in &report.remediation {

@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod deps;
 pub mod doctor;
+pub mod executions;
 pub mod generate;
 pub mod ingest;
 pub mod pipelines;
@@ -28,20 +29,48 @@ use spine_store::Store;
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::output::Format;
 
-/// What every command gets: the parsed global options and the run's clock.
+/// What every command gets: the parsed global options, the run's clock and its stop request.
 #[derive(Debug, Clone)]
 pub struct Context {
     /// The global options.
     pub global: GlobalArgs,
     /// The run's clock (`--now` or the system clock).
     pub clock: Clock,
+    /// Set by SIGTERM or Ctrl-C: runs stop at their next stage boundary.
+    pub cancel: spine_engine::Cancel,
 }
 
 impl Context {
     /// Builds the context from the global options.
     pub fn new(global: GlobalArgs) -> Context {
         let clock = global.now.map(Clock::fixed).unwrap_or_else(Clock::system);
-        Context { global, clock }
+        Context {
+            global,
+            clock,
+            cancel: spine_engine::Cancel::default(),
+        }
+    }
+
+    /// Turns SIGTERM and Ctrl-C into a stop request: the first one lets the current stage
+    /// commit and stops the run there (recorded as ABORTED, resumable); a second one exits at
+    /// once, as people expect of a second Ctrl-C.
+    pub fn stop_on_signals(&self) {
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            let mut count = 0;
+            loop {
+                let name = next_signal().await;
+                count += 1;
+                if count > 1 {
+                    eprintln!("spine: {name} again: stopping now");
+                    std::process::exit(130);
+                }
+                eprintln!(
+                    "spine: {name} received: stopping after the current stage (again to stop now)"
+                );
+                cancel.request(name);
+            }
+        });
     }
 
     /// The output format.
@@ -60,6 +89,7 @@ impl Context {
             } else {
                 spine_engine::Progress::hidden()
             },
+            cancel: self.cancel.clone(),
         }
     }
 
@@ -86,9 +116,36 @@ impl Context {
     }
 }
 
+/// The next SIGTERM or SIGINT, by name.
+async fn next_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(cli.global);
+    if !matches!(cli.command, Command::Serve(_)) {
+        // `spine serve` stops gracefully on its own signals.
+        ctx.stop_on_signals();
+    }
     match cli.command {
         Command::Db(cmd) => db::run(&ctx, cmd).await,
         Command::Status => status::run(&ctx).await,
@@ -102,6 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Readiness(args) => readiness::run(&ctx, args).await,
         Command::Anomalies(cmd) => anomalies::run(&ctx, cmd).await,
         Command::Rejects(cmd) => rejects::run(&ctx, cmd).await,
+        Command::Executions(cmd) => executions::run(&ctx, cmd).await,
         Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
         Command::Recompute(args) => recompute::run(&ctx, args).await,
         Command::Doctor(args) => doctor::run(&ctx, args).await,

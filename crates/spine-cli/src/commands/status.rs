@@ -8,7 +8,27 @@ use crate::output::{Format, Table, emit};
 /// Runs `spine status`.
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.open_store().await?;
-    let domains = spine_store::overview::domains(store.conn()).await?;
+    let mut domains = spine_store::overview::domains(store.conn()).await?;
+    // Runs whose process died without finishing them (their heartbeat stopped).
+    let abandoned_after =
+        chrono::Duration::from_std(spine_engine::capture::ABANDONED_AFTER).expect("small");
+    let wall_now = chrono::Utc::now();
+    for e in spine_store::executions::list(
+        store.conn(),
+        &spine_store::executions::ExecutionFilter {
+            statuses: vec![spine_model::ExecutionStatus::Running],
+            ..Default::default()
+        },
+    )
+    .await?
+    {
+        if spine_store::executions::reported_status(&e, abandoned_after, wall_now)
+            == spine_model::ExecutionStatus::Abandoned
+            && let Some(d) = domains.iter_mut().find(|d| d.domain == e.domain)
+        {
+            d.abandoned_runs += 1;
+        }
+    }
     let mut table = Table::new([
         "domain",
         "partitions",
@@ -17,6 +37,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         "open_anomalies",
         "ready",
         "not_ready",
+        "abandoned_runs",
     ]);
     for d in &domains {
         table.push([
@@ -29,6 +50,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             d.open_anomalies.to_string(),
             d.ready.to_string(),
             d.not_ready.to_string(),
+            d.abandoned_runs.to_string(),
         ]);
     }
     if domains.is_empty() && ctx.format() == Format::Table {

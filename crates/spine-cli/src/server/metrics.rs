@@ -147,6 +147,41 @@ pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
         );
     }
 
+    // Runs per domain and status; RUNNING ones whose heartbeat stopped are counted ABANDONED.
+    let mut runs: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (domain, status, n) in spine_store::executions::counts(conn).await? {
+        *runs.entry((domain, status)).or_default() += n;
+    }
+    let abandoned_after =
+        chrono::Duration::from_std(spine_engine::capture::ABANDONED_AFTER).expect("small");
+    let wall_now = Utc::now();
+    let running = spine_store::executions::list(
+        conn,
+        &spine_store::executions::ExecutionFilter {
+            statuses: vec![spine_model::ExecutionStatus::Running],
+            ..Default::default()
+        },
+    )
+    .await?;
+    for e in running {
+        if spine_store::executions::reported_status(&e, abandoned_after, wall_now)
+            == spine_model::ExecutionStatus::Abandoned
+        {
+            *runs
+                .entry((e.domain.clone(), "RUNNING".to_string()))
+                .or_default() -= 1;
+            *runs.entry((e.domain, "ABANDONED".to_string())).or_default() += 1;
+        }
+    }
+    let mut family = Family::new(
+        &mut out,
+        "spine_executions",
+        "Pipeline runs per domain and status; ABANDONED are RUNNING runs whose heartbeat stopped.",
+    );
+    for ((domain, status), n) in &runs {
+        family.sample(&[("domain", domain), ("status", status)], *n as f64);
+    }
+
     let mut family = Family::new(
         &mut out,
         "spine_latest_capture_age_seconds",

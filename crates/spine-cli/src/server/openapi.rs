@@ -260,6 +260,7 @@ fn schemas() -> Value {
             "headline": {"type": "string", "nullable": true, "description": "That week's verdict in one line."},
             "weeks": {"type": "array", "items": schema_ref("WeekDiagnosis")},
             "open_anomalies": {"type": "array", "items": schema_ref("SeverityGroup")},
+            "abandoned": {"type": "array", "items": schema_ref("AbandonedRun")},
             "remediation": strings(),
             "blocking": {"type": "boolean"},
         })),
@@ -285,6 +286,13 @@ fn schemas() -> Value {
             "stopped_at": nullable_stage,
             "due": {"type": "string", "format": "date-time", "nullable": true},
             "remedy": {"type": "string", "description": "The command that fixes it."},
+        })),
+        "AbandonedRun": object(json!({
+            "execution_id": string(),
+            "pipeline": string(),
+            "partition_key": nullable_string(),
+            "started_at": timestamp(),
+            "heartbeat_at": {"type": "string", "format": "date-time", "nullable": true},
         })),
         "DerivedGap": object(json!({
             "problem": string(),
