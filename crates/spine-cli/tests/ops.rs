@@ -225,7 +225,8 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
                 &RunContext::quiet(at(1, 6, 10)),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .certification;
             assert!(!first.criteria.dependencies_current);
 
             // A recompute heals it and closes the anomalies three days after they opened.
@@ -250,7 +251,8 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
                 &RunContext::quiet(at(1, 9, 10)),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .certification;
             assert!(second.criteria.dependencies_current);
 
             // Trends: the three DEPENDENCY warnings of January, resolved in 3 days on average.

@@ -27,7 +27,8 @@ pub async fn run(ctx: &Context, args: ReadinessArgs) -> anyhow::Result<ExitCode>
         &args.by,
         &ctx.run_context(),
     )
-    .await?;
+    .await?
+    .certification;
     emit(
         ctx.format(),
         &table(&cert),
