@@ -349,7 +349,7 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
             .await
             .unwrap();
             assert_eq!(one_day.events.len(), 1);
-            assert_eq!(one_day.events[0].evaluated_at, at(1, 9, 10));
+            assert_eq!(one_day.events[0].event.evaluated_at, at(1, 9, 10));
 
             if db.backend == "sqlite" {
                 the_binary_says_the_same(&db, &healed).await;
