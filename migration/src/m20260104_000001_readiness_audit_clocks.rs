@@ -49,22 +49,22 @@ impl MigrationTrait for Migration {
         create_history(manager).await?;
         copy(
             manager,
-            History::Table,
-            History::Next,
-            &History::KEPT,
-            &[(History::RecordedAt, History::CreatedAt)],
+            ReadinessHistory::Table,
+            ReadinessHistory::Next,
+            &ReadinessHistory::KEPT,
+            &[(ReadinessHistory::RecordedAt, ReadinessHistory::CreatedAt)],
         )
         .await?;
-        replace(manager, History::Table, History::Next).await?;
+        replace(manager, ReadinessHistory::Table, ReadinessHistory::Next).await?;
         manager
             .create_index(index(
                 "idx_core_readiness_history_lookup",
-                History::Table,
+                ReadinessHistory::Table,
                 [
-                    History::Domain,
-                    History::PartitionKey,
-                    History::ReadyFor,
-                    History::EvaluatedAt,
+                    ReadinessHistory::Domain,
+                    ReadinessHistory::PartitionKey,
+                    ReadinessHistory::ReadyFor,
+                    ReadinessHistory::EvaluatedAt,
                 ],
             ))
             .await?;
@@ -75,25 +75,29 @@ impl MigrationTrait for Migration {
         create_current(manager).await?;
         copy(
             manager,
-            Current::Table,
-            Current::Next,
-            &Current::KEPT,
-            &[(Current::RecordedAt, Current::UpdatedAt)],
+            DataReadiness::Table,
+            DataReadiness::Next,
+            &DataReadiness::KEPT,
+            &[(DataReadiness::RecordedAt, DataReadiness::UpdatedAt)],
         )
         .await?;
-        replace(manager, Current::Table, Current::Next).await?;
+        replace(manager, DataReadiness::Table, DataReadiness::Next).await?;
         manager
             .create_index(unique_index(
                 "uq_core_data_readiness_domain_partition_ready_for",
-                Current::Table,
-                [Current::Domain, Current::PartitionKey, Current::ReadyFor],
+                DataReadiness::Table,
+                [
+                    DataReadiness::Domain,
+                    DataReadiness::PartitionKey,
+                    DataReadiness::ReadyFor,
+                ],
             ))
             .await?;
         manager
             .create_index(index(
                 "idx_core_data_readiness_is_ready_ready_for",
-                Current::Table,
-                [Current::IsReady, Current::ReadyFor],
+                DataReadiness::Table,
+                [DataReadiness::IsReady, DataReadiness::ReadyFor],
             ))
             .await?;
         restore_identity(manager, "core_data_readiness").await?;
@@ -102,11 +106,11 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per ALTER: SQLite cannot drop two in one statement.
-        for column in [History::Backdated, History::RecordedAt] {
-            drop_column(manager, History::Table, column).await?;
+        for column in [ReadinessHistory::Backdated, ReadinessHistory::RecordedAt] {
+            drop_column(manager, ReadinessHistory::Table, column).await?;
         }
-        for column in [Current::RecordedAt, Current::LastCheckedAt] {
-            drop_column(manager, Current::Table, column).await?;
+        for column in [DataReadiness::RecordedAt, DataReadiness::LastCheckedAt] {
+            drop_column(manager, DataReadiness::Table, column).await?;
         }
         Ok(())
     }
@@ -121,7 +125,7 @@ impl MigrationTrait for Migration {
 /// Identifiers of `core_readiness_history`. `Next` is the new shape while it is being filled,
 /// renamed into place.
 #[derive(DeriveIden, Clone, Copy)]
-enum History {
+enum ReadinessHistory {
     #[sea_orm(iden = "core_readiness_history")]
     Table,
     #[sea_orm(iden = "core_readiness_history_next")]
@@ -147,33 +151,33 @@ enum History {
     Backdated,
 }
 
-impl History {
+impl ReadinessHistory {
     /// The columns the table had before this migration, copied as they are, `id` first.
-    const KEPT: [History; 17] = [
-        History::Id,
-        History::Domain,
-        History::PartitionKey,
-        History::ReadyFor,
-        History::Status,
-        History::IsReady,
-        History::AllPartitionsPresent,
-        History::AllStagesComplete,
-        History::NoCriticalAnomalies,
-        History::DependenciesCurrent,
-        History::AgeExceedsPreliminary,
-        History::BlockingIssues,
-        History::CapturesJudged,
-        History::EvaluatedAt,
-        History::EvaluatedBy,
-        History::CertifiedAt,
-        History::CreatedAt,
+    const KEPT: [ReadinessHistory; 17] = [
+        ReadinessHistory::Id,
+        ReadinessHistory::Domain,
+        ReadinessHistory::PartitionKey,
+        ReadinessHistory::ReadyFor,
+        ReadinessHistory::Status,
+        ReadinessHistory::IsReady,
+        ReadinessHistory::AllPartitionsPresent,
+        ReadinessHistory::AllStagesComplete,
+        ReadinessHistory::NoCriticalAnomalies,
+        ReadinessHistory::DependenciesCurrent,
+        ReadinessHistory::AgeExceedsPreliminary,
+        ReadinessHistory::BlockingIssues,
+        ReadinessHistory::CapturesJudged,
+        ReadinessHistory::EvaluatedAt,
+        ReadinessHistory::EvaluatedBy,
+        ReadinessHistory::CertifiedAt,
+        ReadinessHistory::CreatedAt,
     ];
 }
 
 /// Identifiers of `core_data_readiness`. `Next` is the new shape while it is being filled,
 /// renamed into place.
 #[derive(DeriveIden, Clone, Copy)]
-enum Current {
+enum DataReadiness {
     #[sea_orm(iden = "core_data_readiness")]
     Table,
     #[sea_orm(iden = "core_data_readiness_next")]
@@ -200,27 +204,27 @@ enum Current {
     RecordedAt,
 }
 
-impl Current {
+impl DataReadiness {
     /// The columns the table had before this migration, copied as they are, `id` first.
-    const KEPT: [Current; 18] = [
-        Current::Id,
-        Current::Domain,
-        Current::PartitionKey,
-        Current::ReadyFor,
-        Current::Status,
-        Current::IsReady,
-        Current::AllPartitionsPresent,
-        Current::AllStagesComplete,
-        Current::NoCriticalAnomalies,
-        Current::DependenciesCurrent,
-        Current::AgeExceedsPreliminary,
-        Current::BlockingIssues,
-        Current::CapturesJudged,
-        Current::EvaluatedAt,
-        Current::CertifiedAt,
-        Current::CertifiedBy,
-        Current::CreatedAt,
-        Current::UpdatedAt,
+    const KEPT: [DataReadiness; 18] = [
+        DataReadiness::Id,
+        DataReadiness::Domain,
+        DataReadiness::PartitionKey,
+        DataReadiness::ReadyFor,
+        DataReadiness::Status,
+        DataReadiness::IsReady,
+        DataReadiness::AllPartitionsPresent,
+        DataReadiness::AllStagesComplete,
+        DataReadiness::NoCriticalAnomalies,
+        DataReadiness::DependenciesCurrent,
+        DataReadiness::AgeExceedsPreliminary,
+        DataReadiness::BlockingIssues,
+        DataReadiness::CapturesJudged,
+        DataReadiness::EvaluatedAt,
+        DataReadiness::CertifiedAt,
+        DataReadiness::CertifiedBy,
+        DataReadiness::CreatedAt,
+        DataReadiness::UpdatedAt,
     ];
 }
 
@@ -233,26 +237,26 @@ async fn create_history(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
-                .table(History::Next)
-                .col(big_pk_auto(History::Id))
-                .col(string_len(History::Domain, 128))
-                .col(string_len(History::PartitionKey, 512))
-                .col(string_len(History::ReadyFor, 32))
-                .col(string_len(History::Status, 32))
-                .col(boolean(History::IsReady))
-                .col(boolean(History::AllPartitionsPresent))
-                .col(boolean(History::AllStagesComplete))
-                .col(boolean(History::NoCriticalAnomalies))
-                .col(boolean(History::DependenciesCurrent))
-                .col(boolean(History::AgeExceedsPreliminary))
-                .col(json_binary(History::BlockingIssues))
-                .col(json_binary(History::CapturesJudged))
-                .col(timestamp_with_time_zone(History::EvaluatedAt))
-                .col(string_len_null(History::EvaluatedBy, 128))
-                .col(timestamp_with_time_zone_null(History::CertifiedAt))
-                .col(timestamp_with_time_zone(History::CreatedAt))
-                .col(timestamp_with_time_zone(History::RecordedAt))
-                .col(boolean(History::Backdated).default(false))
+                .table(ReadinessHistory::Next)
+                .col(big_pk_auto(ReadinessHistory::Id))
+                .col(string_len(ReadinessHistory::Domain, 128))
+                .col(string_len(ReadinessHistory::PartitionKey, 512))
+                .col(string_len(ReadinessHistory::ReadyFor, 32))
+                .col(string_len(ReadinessHistory::Status, 32))
+                .col(boolean(ReadinessHistory::IsReady))
+                .col(boolean(ReadinessHistory::AllPartitionsPresent))
+                .col(boolean(ReadinessHistory::AllStagesComplete))
+                .col(boolean(ReadinessHistory::NoCriticalAnomalies))
+                .col(boolean(ReadinessHistory::DependenciesCurrent))
+                .col(boolean(ReadinessHistory::AgeExceedsPreliminary))
+                .col(json_binary(ReadinessHistory::BlockingIssues))
+                .col(json_binary(ReadinessHistory::CapturesJudged))
+                .col(timestamp_with_time_zone(ReadinessHistory::EvaluatedAt))
+                .col(string_len_null(ReadinessHistory::EvaluatedBy, 128))
+                .col(timestamp_with_time_zone_null(ReadinessHistory::CertifiedAt))
+                .col(timestamp_with_time_zone(ReadinessHistory::CreatedAt))
+                .col(timestamp_with_time_zone(ReadinessHistory::RecordedAt))
+                .col(boolean(ReadinessHistory::Backdated).default(false))
                 .to_owned(),
         )
         .await
@@ -266,27 +270,27 @@ async fn create_current(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
-                .table(Current::Next)
-                .col(big_pk_auto(Current::Id))
-                .col(string_len(Current::Domain, 128))
-                .col(string_len(Current::PartitionKey, 512))
-                .col(string_len(Current::ReadyFor, 32))
-                .col(string_len(Current::Status, 32))
-                .col(boolean(Current::IsReady))
-                .col(boolean(Current::AllPartitionsPresent))
-                .col(boolean(Current::AllStagesComplete))
-                .col(boolean(Current::NoCriticalAnomalies))
-                .col(boolean(Current::DependenciesCurrent))
-                .col(boolean(Current::AgeExceedsPreliminary))
-                .col(json_binary(Current::BlockingIssues))
-                .col(json_binary(Current::CapturesJudged))
-                .col(timestamp_with_time_zone(Current::EvaluatedAt))
-                .col(timestamp_with_time_zone_null(Current::CertifiedAt))
-                .col(string_len_null(Current::CertifiedBy, 128))
-                .col(timestamp_with_time_zone(Current::CreatedAt))
-                .col(timestamp_with_time_zone(Current::UpdatedAt))
-                .col(timestamp_with_time_zone_null(Current::LastCheckedAt))
-                .col(timestamp_with_time_zone(Current::RecordedAt))
+                .table(DataReadiness::Next)
+                .col(big_pk_auto(DataReadiness::Id))
+                .col(string_len(DataReadiness::Domain, 128))
+                .col(string_len(DataReadiness::PartitionKey, 512))
+                .col(string_len(DataReadiness::ReadyFor, 32))
+                .col(string_len(DataReadiness::Status, 32))
+                .col(boolean(DataReadiness::IsReady))
+                .col(boolean(DataReadiness::AllPartitionsPresent))
+                .col(boolean(DataReadiness::AllStagesComplete))
+                .col(boolean(DataReadiness::NoCriticalAnomalies))
+                .col(boolean(DataReadiness::DependenciesCurrent))
+                .col(boolean(DataReadiness::AgeExceedsPreliminary))
+                .col(json_binary(DataReadiness::BlockingIssues))
+                .col(json_binary(DataReadiness::CapturesJudged))
+                .col(timestamp_with_time_zone(DataReadiness::EvaluatedAt))
+                .col(timestamp_with_time_zone_null(DataReadiness::CertifiedAt))
+                .col(string_len_null(DataReadiness::CertifiedBy, 128))
+                .col(timestamp_with_time_zone(DataReadiness::CreatedAt))
+                .col(timestamp_with_time_zone(DataReadiness::UpdatedAt))
+                .col(timestamp_with_time_zone_null(DataReadiness::LastCheckedAt))
+                .col(timestamp_with_time_zone(DataReadiness::RecordedAt))
                 .to_owned(),
         )
         .await

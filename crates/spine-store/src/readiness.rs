@@ -364,7 +364,7 @@ pub async fn audit_trail<C: ConnectionTrait>(
             certified_by,
         })
         .collect();
-    out.sort_by(|a, b| (a.event.evaluated_at, a.event.id).cmp(&(b.event.evaluated_at, b.event.id)));
+    out.sort_by_key(|a| (a.event.evaluated_at, a.event.id));
     Ok(out)
 }
 
