@@ -4,8 +4,9 @@
 //! `docs/SCHEMA.md` is the contract; this crate is its executable form and `spine-model`'s
 //! entities mirror it column for column. Tables and indexes are declared with the sea-query
 //! builders, so one definition renders correctly for both backends. Only what the builders cannot
-//! express (the triggers that make `core_readiness_history` append-only) is raw SQL, written
-//! once per backend with identical behaviour.
+//! express (the triggers that make `core_readiness_history` append-only, and on PostgreSQL the
+//! identity bookkeeping after a table rebuild) is raw SQL, written once per backend with
+//! identical behaviour.
 //!
 //! The migrations, applied in order:
 //! - `m20260101_000001_core`: captures, manifest, rejects, quality, anomalies, readiness,
@@ -17,6 +18,9 @@
 //! - `m20260103_000001_finra_rows_by_line`: FINRA OTC raw and normalized rows keyed by
 //!   `(capture_id, line_number)` (`WITHOUT ROWID` on SQLite), normalized rows without the text
 //!   RAW already holds;
+//! - `m20260104_000001_readiness_audit_clocks`: the wall clock (`recorded_at`) beside the as-of
+//!   clock on readiness history and current verdicts, `backdated` history rows, and
+//!   `last_checked_at` on current verdicts (both tables rebuilt, rows kept);
 //! - `m20261201_000001_operations`: execution heartbeats (abandoned runs are recognisable) and
 //!   captures indexed by content.
 //!
@@ -36,6 +40,7 @@ mod m20260101_000002_finra_otc;
 mod m20260101_000003_exchange_calendar;
 mod m20260102_000001_hardening;
 mod m20260103_000001_finra_rows_by_line;
+mod m20260104_000001_readiness_audit_clocks;
 mod m20261201_000001_operations;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
@@ -73,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000003_exchange_calendar::Migration),
             Box::new(m20260102_000001_hardening::Migration),
             Box::new(m20260103_000001_finra_rows_by_line::Migration),
+            Box::new(m20260104_000001_readiness_audit_clocks::Migration),
             Box::new(m20261201_000001_operations::Migration),
         ]
     }
@@ -163,6 +169,8 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
     ("m20260102_000001_hardening", &[]),
     // Rebuilds two tables in place; creates none.
     ("m20260103_000001_finra_rows_by_line", &[]),
+    // Rebuilds the two readiness tables in place; creates none.
+    ("m20260104_000001_readiness_audit_clocks", &[]),
     // Adds a column and an index; creates no table.
     ("m20261201_000001_operations", &[]),
 ];

@@ -934,7 +934,7 @@ const PG_APPEND_ONLY_FUNCTION: &str = "core_readiness_history_reject_change";
 /// row-level UPDATE or DELETE aborts with [`APPEND_ONLY_MESSAGE`]. PostgreSQL also has
 /// `TRUNCATE`, which bypasses row triggers, so it gets a statement-level trigger too (SQLite has
 /// no `TRUNCATE`; its `DELETE FROM` without `WHERE` still fires the row trigger).
-async fn create_append_only_triggers(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_append_only_triggers(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     let statements = match manager.get_database_backend() {
         DbBackend::Sqlite => vec![
             format!(
@@ -999,7 +999,7 @@ async fn drop_append_only_triggers(manager: &SchemaManager<'_>) -> Result<(), Db
 }
 
 /// The schema is only defined for the two backends Market Spine supports.
-fn unsupported(backend: DbBackend) -> DbErr {
+pub(crate) fn unsupported(backend: DbBackend) -> DbErr {
     DbErr::Migration(format!(
         "{backend:?} is not supported: Market Spine's schema is defined for SQLite and PostgreSQL only"
     ))

@@ -163,6 +163,8 @@ async fn entities_round_trip_and_history_stays_append_only() {
             evaluated_by: Some("ops".to_owned()),
             certified_at: None,
             created_at: at,
+            recorded_at: Utc.with_ymd_and_hms(2026, 1, 2, 8, 15, 30).unwrap(),
+            backdated: true,
         };
         let mut active = evaluation.clone().into_active_model().reset_all();
         active.id = ActiveValue::NotSet;

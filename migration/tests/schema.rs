@@ -58,12 +58,44 @@ const INSERT_HISTORY: &str = r#"
         domain, partition_key, ready_for, status, is_ready,
         all_partitions_present, all_stages_complete, no_critical_anomalies,
         dependencies_current, age_exceeds_preliminary,
-        blocking_issues, captures_judged, evaluated_at, created_at
+        blocking_issues, captures_judged, evaluated_at, created_at, recorded_at
     ) VALUES (
         'finra.otc_transparency', '{"week_ending":"2025-12-19"}', 'trading', 'READY', TRUE,
         TRUE, TRUE, TRUE, TRUE, TRUE,
-        '[]', '[]', '2025-12-26 12:00:00+00:00', '2025-12-26 12:00:00+00:00'
+        '[]', '[]', '2025-12-26 12:00:00+00:00', '2025-12-26 12:00:00+00:00',
+        '2026-01-02 08:00:00+00:00'
     )"#;
+
+/// A `core_readiness_history` row as the tables were before
+/// `m20260104_000001_readiness_audit_clocks` (no `recorded_at`, no `backdated`); `{id}`,
+/// `{status}` and `{created_at}` are filled in.
+const INSERT_OLD_HISTORY: &str = r#"
+    INSERT INTO core_readiness_history (
+        id, domain, partition_key, ready_for, status, is_ready,
+        all_partitions_present, all_stages_complete, no_critical_anomalies,
+        dependencies_current, age_exceeds_preliminary,
+        blocking_issues, captures_judged, evaluated_at, evaluated_by, created_at
+    ) VALUES (
+        {id}, 'finra.otc_transparency', '{"week_ending":"2025-12-19"}', 'trading', '{status}',
+        TRUE, TRUE, TRUE, TRUE, TRUE, TRUE,
+        '[]', '["cap_a"]', '{created_at}', 'ops', '{created_at}'
+    )"#;
+
+/// How many migrations come before `name`: `Migrator::up(&db, Some(n))` stops right before it.
+fn migrations_before(name: &str) -> u32 {
+    Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == name)
+        .unwrap_or_else(|| panic!("no migration {name}")) as u32
+}
+
+/// [`INSERT_OLD_HISTORY`] for one row.
+fn old_history(id: i64, status: &str, created_at: &str) -> String {
+    INSERT_OLD_HISTORY
+        .replace("{id}", &id.to_string())
+        .replace("{status}", status)
+        .replace("{created_at}", created_at)
+}
 
 #[test]
 fn table_lists_agree_with_the_migrator() {
@@ -157,7 +189,9 @@ async fn fresh_then_down_to_zero_removes_everything() {
     on_every_backend(|db| async move {
         // Start from a partial, non-empty state: fresh must not care.
         Migrator::up(&db, Some(1)).await.expect("up one step");
-        db.execute_unprepared(INSERT_HISTORY).await.expect("insert");
+        db.execute_unprepared(&old_history(1, "READY", "2025-12-26 12:00:00+00:00"))
+            .await
+            .expect("insert");
 
         Migrator::fresh(&db).await.expect("fresh");
         assert_eq!(tables(&db).await, all_tables());
@@ -268,10 +302,7 @@ async fn unresolved_anomalies_partial_index_exists() {
 #[tokio::test]
 async fn rows_by_line_keeps_the_rows_it_rebuilds() {
     on_every_backend(|db| async move {
-        let before = Migrator::migrations()
-            .iter()
-            .position(|m| m.name() == "m20260103_000001_finra_rows_by_line")
-            .expect("the rows-by-line migration") as u32;
+        let before = migrations_before("m20260103_000001_finra_rows_by_line");
         Migrator::up(&db, Some(before))
             .await
             .expect("up to the old shape");
@@ -325,11 +356,10 @@ async fn rows_by_line_keeps_the_rows_it_rebuilds() {
             .await;
         assert!(second.is_err(), "a second row for one line must be refused");
 
-        // Down to just before the rebuild (the migrations after it first).
         let after = Migrator::migrations().len() as u32 - before - 1;
         Migrator::down(&db, Some(after + 1))
             .await
-            .expect("down past the rebuild");
+            .expect("down to before the rebuild");
         assert_eq!(count(&db, "finra_otc_raw").await, 2);
         assert_eq!(count(&db, "finra_otc_normalized").await, 0);
         let names: BTreeSet<String> = indexes(&db).await.into_iter().map(|i| i.name).collect();
@@ -341,6 +371,119 @@ async fn rows_by_line_keeps_the_rows_it_rebuilds() {
             names.contains("idx_finra_otc_normalized_capture_id_id"),
             "{names:?}"
         );
+    })
+    .await;
+}
+
+/// (g) `m20260104_000001_readiness_audit_clocks` rebuilds the two readiness tables keeping every
+/// row and id: history rows get `recorded_at = created_at` and `backdated = false`, current
+/// verdicts `recorded_at = updated_at` and no `last_checked_at`; ids continue after the highest
+/// copied one, the history is still append-only, and `down` gives the old columns back with the
+/// rows.
+#[tokio::test]
+async fn readiness_audit_clocks_backfill_the_rows_they_rebuild() {
+    on_every_backend(|db| async move {
+        let before = migrations_before("m20260104_000001_readiness_audit_clocks");
+        Migrator::up(&db, Some(before))
+            .await
+            .expect("up to the old shape");
+        for sql in [
+            old_history(1, "NOT_READY", "2025-12-26 12:00:00+00:00"),
+            old_history(7, "READY", "2025-12-29 09:30:00+00:00"),
+        ] {
+            db.execute_unprepared(&sql).await.expect("old history row");
+        }
+        db.execute_unprepared(
+            r#"INSERT INTO core_data_readiness (
+                id, domain, partition_key, ready_for, status, is_ready,
+                all_partitions_present, all_stages_complete, no_critical_anomalies,
+                dependencies_current, age_exceeds_preliminary, blocking_issues, captures_judged,
+                evaluated_at, certified_at, certified_by, created_at, updated_at
+            ) VALUES (
+                4, 'finra.otc_transparency', '{"week_ending":"2025-12-19"}', 'trading', 'READY',
+                TRUE, TRUE, TRUE, TRUE, TRUE, TRUE, '[]', '["cap_a"]',
+                '2025-12-29 09:30:00+00:00', '2025-12-29 09:30:00+00:00', 'ops',
+                '2025-12-26 12:00:00+00:00', '2025-12-29 09:30:00+00:00'
+            )"#,
+        )
+        .await
+        .expect("old current verdict");
+
+        Migrator::up(&db, None).await.expect("rebuild");
+
+        let history = "SELECT CAST(id AS TEXT) || ':' || status || ':' || \
+                       CASE WHEN recorded_at = created_at THEN 'recorded=created' \
+                            ELSE 'recorded<>created' END || ':' || \
+                       CASE WHEN backdated THEN 'backdated' ELSE 'not-backdated' END AS r \
+                       FROM core_readiness_history ORDER BY id";
+        assert_eq!(
+            strings(&db, history, "r").await,
+            [
+                "1:NOT_READY:recorded=created:not-backdated",
+                "7:READY:recorded=created:not-backdated",
+            ]
+        );
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT CAST(id AS TEXT) || ':' || \
+                 CASE WHEN recorded_at = updated_at THEN 'recorded=updated' \
+                      ELSE 'recorded<>updated' END || ':' || \
+                 CASE WHEN last_checked_at IS NULL THEN 'unchecked' ELSE 'checked' END AS r \
+                 FROM core_data_readiness",
+                "r"
+            )
+            .await,
+            ["4:recorded=updated:unchecked"]
+        );
+
+        // New rows continue after the copied ids; `backdated` defaults to false.
+        db.execute_unprepared(INSERT_HISTORY)
+            .await
+            .expect("a new history row");
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT CAST(id AS TEXT) AS id FROM core_readiness_history \
+                 WHERE NOT backdated ORDER BY id",
+                "id"
+            )
+            .await,
+            ["1", "7", "8"]
+        );
+        // Still append-only, through the triggers the rebuild created again.
+        let err = db
+            .execute_unprepared("UPDATE core_readiness_history SET recorded_at = evaluated_at")
+            .await
+            .expect_err("the rebuilt history refuses UPDATE");
+        assert!(err.to_string().contains(APPEND_ONLY_MESSAGE), "{err}");
+        let names: BTreeSet<String> = indexes(&db).await.into_iter().map(|i| i.name).collect();
+        for name in [
+            "idx_core_readiness_history_lookup",
+            "uq_core_data_readiness_domain_partition_ready_for",
+            "idx_core_data_readiness_is_ready_ready_for",
+        ] {
+            assert!(names.contains(name), "{name} missing: {names:?}");
+        }
+
+        // Down to just before it (the migrations after it first).
+        let after = Migrator::migrations().len() as u32 - before - 1;
+        Migrator::down(&db, Some(after + 1))
+            .await
+            .expect("down to before the audit clocks");
+        assert_eq!(count(&db, "core_readiness_history").await, 3);
+        assert_eq!(count(&db, "core_data_readiness").await, 1);
+        assert!(
+            db.execute_unprepared("SELECT recorded_at FROM core_readiness_history")
+                .await
+                .is_err(),
+            "down drops recorded_at"
+        );
+        let err = db
+            .execute_unprepared("DELETE FROM core_readiness_history")
+            .await
+            .expect_err("still append-only after down");
+        assert!(err.to_string().contains(APPEND_ONLY_MESSAGE), "{err}");
     })
     .await;
 }

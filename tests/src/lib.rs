@@ -7,7 +7,8 @@
 //! - every step runs at an explicit time (`at(…)` or [`published_at`]), never the system clock;
 //! - anomaly, schedule and execution ids are redacted ([`settings`]), in structured fields by
 //!   insta redactions and inside text (`anomaly #12`, a loopback port) by [`scrub`]; capture ids
-//!   are content hashes, identical on every backend, and are kept;
+//!   are content hashes, identical on every backend, and are kept; the one clock no scenario
+//!   controls, the wall clock the store records readiness at (`recorded_at`), is redacted too;
 //! - the same body runs on SQLite and PostgreSQL ([`assert_ran_on_every_backend`]) against one
 //!   snapshot, so a backend difference is a test failure.
 
@@ -280,6 +281,7 @@ pub async fn certify(
     )
     .await
     .expect("certify")
+    .certification
 }
 
 /// Certifies the week for each use, in `ReadyFor::ALL` order.
@@ -340,14 +342,16 @@ pub fn lines(table: &Table) -> Vec<String> {
 }
 
 /// The insta settings every scenario snapshot is taken with: ids redacted (a row id is the
-/// backend's numbering, not a fact of the scenario), nulls left as nulls so "no execution"
-/// stays visible.
+/// backend's numbering, not a fact of the scenario), the wall clock of readiness records
+/// redacted (it is when the test ran, not a fact of the scenario; its presence is kept), nulls
+/// left as nulls so "no execution" stays visible.
 pub fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_sort_maps(true);
     for selector in [".**.id", ".**.anomaly_id"] {
         s.add_redaction(selector, "[id]");
     }
+    s.add_redaction(".**.recorded_at", "[recorded_at]");
     s.add_dynamic_redaction(".**.execution_id", |value, _| {
         if value.is_nil() {
             value

@@ -4,7 +4,9 @@
 //! research: all five criteria hold, certified_at and certified_by are set, and captures_judged
 //! names the captures the verdict rests on: the three tier captures and the calendar capture
 //! their calcs consumed. Re-running the check later keeps the original
-//! certification (same captures, same certificate).
+//! certification (same captures, same certificate) and, the outcome being the same, appends no
+//! history row: the current verdict stays the one reached on 2025-11-20 and its
+//! `last_checked_at` moves to the re-check.
 
 use serde_json::json;
 use spine_model::{PartitionKey, ReadinessStatus, ReadyFor, Tier};
@@ -62,6 +64,14 @@ async fn a_clean_on_time_week_is_certified_for_every_use() {
             // The next day's routine check re-judges the same captures: the certificate stands.
             let again = certify(store, &key, ReadyFor::Trading, at(2025, 11, 21, 9, 0)).await;
             assert_eq!(again.certified_at, certs[0].certified_at);
+            let history = spine_store::readiness::history(store.conn(), &finra(), None, None)
+                .await
+                .unwrap();
+            assert_eq!(
+                history.len(),
+                3,
+                "one row per use; the re-check appends none"
+            );
             let current: Vec<_> =
                 spine_store::readiness::list_current(store.conn(), Some(&finra()))
                     .await
@@ -73,6 +83,7 @@ async fn a_clean_on_time_week_is_certified_for_every_use() {
                             "ready_for": r.ready_for,
                             "status": r.status,
                             "evaluated_at": r.evaluated_at,
+                            "last_checked_at": r.last_checked_at,
                             "certified_at": r.certified_at,
                             "certified_by": r.certified_by,
                             "captures_judged": r.captures_judged,

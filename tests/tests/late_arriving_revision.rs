@@ -4,7 +4,9 @@
 //! changed). The new capture supersedes the old one: INFO FRESHNESS with both capture ids, the
 //! symbol counts, the symbols added and removed and the HHI moves; readiness is re-judged on the
 //! new capture (NOT_READY inside its preliminary window, then certified again with a new
-//! certified_at and new captures_judged), and the readiness history keeps every evaluation.
+//! certified_at and new captures_judged), and the readiness history keeps every change of
+//! verdict, with both clocks: the desk's 13:00 check finds what the automatic re-evaluation at
+//! 12:00 found, so it appends nothing.
 
 use serde_json::json;
 use spine_gen::Fault;
@@ -80,26 +82,33 @@ async fn a_revision_after_certification_is_recorded_and_re_certified() {
                 "operator_view": operator_view(&recertified),
             }));
 
-            let history: Vec<_> =
-                spine_store::readiness::history(store.conn(), &finra(), None, None)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|h| {
-                        json!({
-                            "partition_key": h.partition_key,
-                            "ready_for": h.ready_for,
-                            "evaluated_at": h.evaluated_at,
-                            "evaluated_by": h.evaluated_by,
-                            "status": h.status,
-                            "is_ready": h.is_ready,
-                            "captures_judged": h.captures_judged,
-                            "certified_at": h.certified_at,
-                            "blocking_issues": h.blocking_issues,
-                        })
+            let rows = spine_store::readiness::history(store.conn(), &finra(), None, None)
+                .await
+                .unwrap();
+            // Written in as-of order here, so the wall clock never runs backwards along them.
+            assert!(
+                rows.windows(2)
+                    .all(|w| w[0].recorded_at <= w[1].recorded_at)
+            );
+            let history: Vec<_> = rows
+                .into_iter()
+                .map(|h| {
+                    json!({
+                        "partition_key": h.partition_key,
+                        "ready_for": h.ready_for,
+                        "evaluated_at": h.evaluated_at,
+                        "recorded_at": h.recorded_at,
+                        "backdated": h.backdated,
+                        "evaluated_by": h.evaluated_by,
+                        "status": h.status,
+                        "is_ready": h.is_ready,
+                        "captures_judged": h.captures_judged,
+                        "certified_at": h.certified_at,
+                        "blocking_issues": h.blocking_issues,
                     })
-                    .collect();
-            assert_eq!(history.len(), 4);
+                })
+                .collect();
+            assert_eq!(history.len(), 3);
 
             settings().bind(|| {
                 insta::assert_json_snapshot!(

@@ -354,7 +354,8 @@ async fn a_second_domain_runs_through_the_same_engine_paths_under_its_own_name()
                 &RunContext::quiet(at(2026, 1, 13, 9, 5)),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .certification;
             assert!(!blocked.is_ready, "{blocked:?}");
 
             // It arrives late: the landing resolves "missed" and records "late", both acme's.
@@ -423,7 +424,8 @@ async fn a_second_domain_runs_through_the_same_engine_paths_under_its_own_name()
                 &RunContext::quiet(at(2026, 1, 14, 9, 0)),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .certification;
             assert_eq!(
                 ready.status,
                 ReadinessStatus::ReadyWithWarnings,

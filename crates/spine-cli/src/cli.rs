@@ -76,9 +76,10 @@ pub enum Command {
     /// Generate realistic FINRA OTC weekly files (deterministic from a seed).
     #[command(subcommand)]
     Gen(GenCommand),
-    /// Certify whether a week (or one tier of it) is ready for a use; exit 0 ready, 3 not ready.
+    /// Certify whether a week (or one tier of it) is ready for a use; exit 0 ready, 3 not ready
+    /// (with --strict, READY_WITH_WARNINGS too).
     #[command(
-        after_help = "Examples:\n  spine readiness finra.otc_transparency --week-ending 2025-12-19 --for trading\n  spine readiness finra.otc_transparency --week-ending 2025-12-19 --tier OTC --for compliance --format json"
+        after_help = "Examples:\n  spine readiness finra.otc_transparency --week-ending 2025-12-19 --for trading --by desk-ops\n  spine readiness finra.otc_transparency --week-ending 2025-12-19 --tier OTC --for compliance --format json\n  spine readiness finra.otc_transparency --week-ending 2025-12-19 --dry-run --strict"
     )]
     Readiness(ReadinessArgs),
     /// List and resolve anomalies.
@@ -296,9 +297,19 @@ pub struct ReadinessArgs {
     /// The use to certify for.
     #[arg(long = "for", value_parser = parse_ready_for, default_value = "trading")]
     pub ready_for: ReadyFor,
-    /// Who certifies (recorded as certified_by).
-    #[arg(long, env = "SPINE_CERTIFIED_BY", default_value = "spine")]
-    pub by: String,
+    /// Who evaluates and certifies (recorded as evaluated_by / certified_by). Without it (and
+    /// without $SPINE_CERTIFIED_BY), the OS user ($USER, then $LOGNAME); with none of them the
+    /// command refuses (exit 2) and records nothing.
+    #[arg(long, env = "SPINE_CERTIFIED_BY")]
+    pub by: Option<String>,
+    /// Evaluate and print the verdict without recording anything (no history row, no current
+    /// verdict, no missed-partition detection); needs no signer.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Exit 3 on READY_WITH_WARNINGS too, for callers that accept no caveats (without it,
+    /// READY_WITH_WARNINGS exits 0).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `spine executions …`
@@ -381,7 +392,8 @@ pub enum AnomaliesCommand {
         /// Why it is resolved: recorded for the audit trail.
         #[arg(long)]
         note: String,
-        /// Who resolves it (recorded as resolved_by); defaults to $SPINE_USER, then $USER.
+        /// Who resolves it (recorded as resolved_by). Without it (and without $SPINE_USER), the
+        /// OS user ($USER, then $LOGNAME); with none of them the command refuses (exit 2).
         #[arg(long, env = "SPINE_USER")]
         by: Option<String>,
     },

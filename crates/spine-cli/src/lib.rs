@@ -10,3 +10,4 @@ pub mod output;
 pub mod progress;
 pub mod registry;
 pub mod server;
+pub mod signer;

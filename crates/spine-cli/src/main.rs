@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use spine_cli::cli::Cli;
+use spine_cli::signer::UsageError;
 
 /// mimalloc instead of glibc malloc: the ingest's bulk inserts allocate and free several small
 /// buffers per bound value, and glibc's allocator was about 30% of the ingest's CPU time
@@ -25,6 +26,11 @@ async fn main() -> ExitCode {
         .init();
     match spine_cli::commands::run(cli).await {
         Ok(code) => code,
+        Err(err) if err.downcast_ref::<UsageError>().is_some() => {
+            // Found after parsing (e.g. no one to sign): a usage error all the same.
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             // One line: the error and its causes, outermost first.
             let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();

@@ -4,7 +4,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use migration::{Migrator, MigratorTrait};
+use serde_json::Value;
+use spine_gen::{GenConfig, generate};
+use spine_model::Tier;
+use spine_store::Store;
 
 fn spine(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spine"))
@@ -22,6 +29,66 @@ fn spine(dir: &Path, args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `spine` as run by someone the system cannot name: no `--by`, no `SPINE_CERTIFIED_BY` or
+/// `SPINE_USER`, and neither `USER` nor `LOGNAME` in the environment.
+fn spine_nameless(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spine"))
+        .current_dir(dir)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.join("spine.db").display()),
+        )
+        .env("SPINE_NOW", "2026-01-20T09:00:00Z")
+        .env_remove("NO_COLOR")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("SPINE_CERTIFIED_BY")
+        .env_remove("SPINE_USER")
+        .args(args)
+        .output()
+        .expect("run spine")
+}
+
+/// stdout as JSON, after checking the exit code.
+fn json_out(o: &Output, code: i32) -> Value {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// The readiness audit trail of FINRA OTC as `spine report readiness-audit --format json`
+/// prints it: its events.
+fn audit_events(dir: &Path) -> Vec<Value> {
+    let out = spine(
+        dir,
+        &[
+            "report",
+            "readiness-audit",
+            "--domain",
+            FINRA,
+            "--format",
+            "json",
+        ],
+    );
+    json_out(&out, 0)["events"].as_array().unwrap().clone()
+}
+
+const FINRA: &str = "finra.otc_transparency";
+
+/// `spine readiness` for FINRA OTC with `extra` arguments, in the given environment runner.
+fn readiness_args<'a>(week: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "readiness",
+        FINRA,
+        "--week-ending",
+        week,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 #[test]
@@ -336,4 +403,302 @@ fn completions_are_generated_for_each_shell() {
             "{shell}"
         );
     }
+}
+
+#[test]
+fn readiness_dry_run_evaluates_and_prints_but_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // No signer needed: a dry run signs nothing.
+    let out = spine_nameless(dir.path(), &readiness_args("2025-12-05", &["--dry-run"]));
+    let verdict = json_out(&out, 3);
+    assert_eq!(verdict["status"], "NOT_READY");
+    assert_eq!(verdict["recorded"], "dry_run");
+    assert!(
+        audit_events(dir.path()).is_empty(),
+        "a dry run appends no history row"
+    );
+    // Nor does it record the missed partitions a real certification would detect.
+    let out = spine(dir.path(), &["anomalies", "list", "--format", "json"]);
+    assert_eq!(json_out(&out, 0), serde_json::json!([]));
+}
+
+#[test]
+fn readiness_without_by_user_or_logname_exits_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = spine(dir.path(), &["db", "migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = spine_nameless(dir.path(), &readiness_args("2025-12-05", &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("pass --by"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    assert!(audit_events(dir.path()).is_empty());
+    // Not even the missed-partition detection a certification runs first.
+    let out = spine(dir.path(), &["anomalies", "list", "--format", "json"]);
+    assert_eq!(json_out(&out, 0), serde_json::json!([]));
+}
+
+#[test]
+fn readiness_records_the_by_name_then_the_os_user_and_only_changes_of_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = spine_nameless(
+        dir.path(),
+        &readiness_args("2025-12-05", &["--by", "desk-ops"]),
+    );
+    assert_eq!(json_out(&out, 3)["recorded"], "changed");
+    let events = audit_events(dir.path());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["evaluated_by"], "desk-ops");
+
+    // Without --by, the OS user signs: $USER, else $LOGNAME. The outcome is the same as the
+    // current verdict, so nothing is appended.
+    let logname_only = Command::new(env!("CARGO_BIN_EXE_spine"))
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("spine.db").display()
+            ),
+        )
+        .env("SPINE_NOW", "2026-01-20T10:00:00Z")
+        .env_remove("USER")
+        .env_remove("SPINE_CERTIFIED_BY")
+        .env("LOGNAME", "night-shift")
+        .args(readiness_args("2025-12-05", &[]))
+        .output()
+        .unwrap();
+    assert_eq!(json_out(&logname_only, 3)["recorded"], "unchanged");
+    assert_eq!(audit_events(dir.path()).len(), 1);
+
+    // A different use is a different verdict: appended, signed by $USER.
+    let out = Command::new(env!("CARGO_BIN_EXE_spine"))
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("spine.db").display()
+            ),
+        )
+        .env("SPINE_NOW", "2026-01-20T11:00:00Z")
+        .env_remove("SPINE_CERTIFIED_BY")
+        .env("USER", "compliance-officer")
+        .env("LOGNAME", "ignored")
+        .args(readiness_args("2025-12-05", &["--for", "compliance"]))
+        .output()
+        .unwrap();
+    assert_eq!(json_out(&out, 3)["recorded"], "changed");
+    let events = audit_events(dir.path());
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["evaluated_by"], "compliance-officer");
+}
+
+#[test]
+fn anomalies_resolve_without_a_user_refuses_and_with_by_records_the_resolver() {
+    let dir = tempfile::tempdir().unwrap();
+    // A certification of a week nothing arrived for records its missed partitions.
+    let out = spine(
+        dir.path(),
+        &readiness_args("2025-12-05", &["--by", "desk-ops"]),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = spine(dir.path(), &["anomalies", "list", "--format", "json"]);
+    let anomalies = json_out(&out, 0);
+    let id = anomalies[0]["id"]
+        .as_i64()
+        .expect("a missed partition anomaly");
+    let id = id.to_string();
+
+    let out = spine_nameless(
+        dir.path(),
+        &["anomalies", "resolve", &id, "--note", "FINRA confirmed"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pass --by"), "{}", stderr(&out));
+    let out = spine(dir.path(), &["anomalies", "list", "--format", "json"]);
+    assert_eq!(json_out(&out, 0)[0]["resolved_at"], Value::Null);
+
+    let out = spine_nameless(
+        dir.path(),
+        &[
+            "anomalies",
+            "resolve",
+            &id,
+            "--note",
+            "FINRA confirmed",
+            "--by",
+            "ops-oncall",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json_out(&out, 0)["resolved_by"], "ops-oncall");
+}
+
+/// The week ending 2025-10-17, every tier generated clean; Tier 1 and Tier 2 arrive when FINRA
+/// publishes them, OTC two days after it was due (a WARN FRESHNESS "late" anomaly, which blocks
+/// no use).
+async fn a_week_ready_with_warnings(dir: &Path) {
+    let week = NaiveDate::from_ymd_opt(2025, 10, 17).unwrap();
+    let out = spine(dir, &["db", "migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = generate(
+        &GenConfig {
+            weeks: 1,
+            symbols: 60,
+            mpids: 10,
+            seed: 11,
+            first_week_ending: week,
+            ..GenConfig::default()
+        },
+        &dir.join("data"),
+    )
+    .unwrap();
+    let store = Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("spine.db").display()
+    ))
+    .await
+    .unwrap();
+    for f in &files {
+        let published: DateTime<Utc> = f.last_update.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        let at = if f.tier == Tier::Otc {
+            published + Duration::days(2)
+        } else {
+            published
+        };
+        common::ingest(&store, f, at).await;
+    }
+}
+
+#[tokio::test]
+async fn readiness_strict_exits_3_on_ready_with_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    a_week_ready_with_warnings(dir.path()).await;
+    let out = spine(dir.path(), &["anomalies", "list", "--format", "json"]);
+    let anomalies = json_out(&out, 0);
+    assert!(
+        anomalies
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["severity"] == "WARN" && a["category"] == "FRESHNESS"),
+        "{anomalies:#}"
+    );
+
+    let out = spine(
+        dir.path(),
+        &readiness_args("2025-10-17", &["--by", "desk-ops"]),
+    );
+    let verdict = json_out(&out, 0);
+    assert_eq!(verdict["status"], "READY_WITH_WARNINGS", "{verdict:#}");
+    assert_eq!(verdict["is_ready"], true);
+
+    for extra in [
+        &["--by", "desk-ops", "--strict"][..],
+        &["--dry-run", "--strict"],
+    ] {
+        let out = spine(dir.path(), &readiness_args("2025-10-17", extra));
+        let verdict = json_out(&out, 3);
+        assert_eq!(verdict["status"], "READY_WITH_WARNINGS", "{extra:?}");
+    }
+}
+
+#[tokio::test]
+async fn report_readiness_audit_json_shows_both_clocks_and_the_signer() {
+    let dir = tempfile::tempdir().unwrap();
+    a_week_ready_with_warnings(dir.path()).await;
+    let before = Utc::now();
+    let out = spine(
+        dir.path(),
+        &readiness_args("2025-10-17", &["--by", "desk-ops"]),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Evaluated "as of" 1999: recorded for the trail, marked backdated, not made current.
+    let out = spine(
+        dir.path(),
+        &[
+            &["--now", "1999-06-30T16:00:00Z"][..],
+            &readiness_args("2025-10-17", &["--by", "auditor"]),
+        ]
+        .concat(),
+    );
+    // (Whatever it judged as of then: the exit code follows that verdict.)
+    let old = json_out(&out, out.status.code().unwrap());
+    assert_eq!(old["recorded"], "backdated");
+    let after = Utc::now();
+
+    let events = audit_events(dir.path());
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let clock = |v: &Value| -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    // Oldest as-of first: the backdated evaluation, then the certification.
+    let (backdated, certified) = (&events[0], &events[1]);
+    assert_eq!(
+        clock(&backdated["evaluated_at"]).to_rfc3339(),
+        "1999-06-30T16:00:00+00:00"
+    );
+    assert_eq!(backdated["backdated"], true);
+    assert_eq!(certified["backdated"], false);
+    assert_eq!(
+        clock(&certified["evaluated_at"]).to_rfc3339(),
+        "2026-01-20T09:00:00+00:00"
+    );
+    for e in &events {
+        let recorded = clock(&e["recorded_at"]);
+        assert!(
+            before - Duration::seconds(1) <= recorded && recorded <= after,
+            "recorded_at is the wall clock: {e:#}"
+        );
+        for key in [
+            "status",
+            "is_ready",
+            "ready_for",
+            "blocking_issues",
+            "captures_judged",
+            "certified_at",
+            "certified_by",
+            "evaluated_by",
+        ] {
+            assert!(e.get(key).is_some(), "missing {key}: {e:#}");
+        }
+        for criterion in [
+            "all_partitions_present",
+            "all_stages_complete",
+            "no_critical_anomalies",
+            "dependencies_current",
+            "age_exceeds_preliminary",
+        ] {
+            assert!(e["criteria"][criterion].is_boolean(), "{criterion}: {e:#}");
+        }
+    }
+    assert_eq!(certified["status"], "READY_WITH_WARNINGS");
+    assert_eq!(certified["certified_by"], "desk-ops");
+    assert_eq!(certified["certified_at"], certified["evaluated_at"]);
+    assert_eq!(backdated["evaluated_by"], "auditor");
+    assert_eq!(backdated["certified_by"], Value::Null);
+    assert_eq!(backdated["certified_at"], Value::Null);
+
+    // The table for people shows both clocks.
+    let out = spine(
+        dir.path(),
+        &["report", "readiness-audit", "--domain", FINRA],
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header = text.lines().nth(1).unwrap();
+    assert!(
+        header.starts_with("evaluated_at") && header.contains("recorded_at"),
+        "{text}"
+    );
+    assert!(text.contains("(backdated)"), "{text}");
 }

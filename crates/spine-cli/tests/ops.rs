@@ -225,7 +225,8 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
                 &RunContext::quiet(at(1, 6, 10)),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .certification;
             assert!(!first.criteria.dependencies_current);
 
             // A recompute heals it and closes the anomalies three days after they opened.
@@ -250,7 +251,8 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
                 &RunContext::quiet(at(1, 9, 10)),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .certification;
             assert!(second.criteria.dependencies_current);
 
             // Trends: the three DEPENDENCY warnings of January, resolved in 3 days on average.
@@ -347,7 +349,7 @@ async fn a_calendar_correction_shows_up_in_impact_trends_and_the_audit_until_rec
             .await
             .unwrap();
             assert_eq!(one_day.events.len(), 1);
-            assert_eq!(one_day.events[0].evaluated_at, at(1, 9, 10));
+            assert_eq!(one_day.events[0].event.evaluated_at, at(1, 9, 10));
 
             if db.backend == "sqlite" {
                 the_binary_says_the_same(&db, &healed).await;

@@ -9,7 +9,7 @@ use spine_rules::readiness::{
     related,
 };
 use spine_store::anomalies::{AnomalyExt, AnomalyFilter};
-use spine_store::readiness::Evaluation;
+use spine_store::readiness::{Evaluation, Recorded};
 use spine_store::{anomalies, captures, lineage, manifest};
 
 use crate::{Engine, PipelineResult, RunContext, schedules};
@@ -133,8 +133,24 @@ pub async fn facts(
     })
 }
 
+/// A recorded certification: the verdict as printed and what recording it did.
+#[derive(Debug, Clone)]
+pub struct Certified {
+    /// The printed form of this evaluation's verdict, with the certification it carries: the
+    /// current one when the verdict is current (changed or unchanged), none when backdated.
+    pub certification: Certification,
+    /// What the store did: a change of verdict, an unchanged re-check, or a backdated
+    /// evaluation that did not become current.
+    pub recorded: Recorded,
+}
+
 /// Evaluates and records readiness: detects missed partitions of the week first, decides with
-/// the policy, appends the history row and updates the current status.
+/// the policy, and records the evaluation ([`spine_store::readiness::record_evaluation`]: a
+/// change of verdict is appended and made current, a re-check with the same outcome only moves
+/// `last_checked_at`, an evaluation as of an earlier time is appended as backdated).
+///
+/// `certified_by` signs the evaluation (and the certification, when it issues one): a person's
+/// name from the caller, or the engine's own signature for automatic re-evaluations.
 pub async fn certify(
     engine: &Engine,
     domain: &Domain,
@@ -142,12 +158,12 @@ pub async fn certify(
     ready_for: ReadyFor,
     certified_by: &str,
     run: &RunContext,
-) -> PipelineResult<Certification> {
+) -> PipelineResult<Certified> {
     if let Some(date) = engine.domain(domain)?.business_date(partition) {
         detect_schedule(engine, domain, date, run).await?;
     }
     let verdict = decide(engine, domain, partition, ready_for, run).await?;
-    let (current, _event) = spine_store::readiness::record_evaluation(
+    let recorded = spine_store::readiness::record_evaluation(
         engine.store().conn(),
         Evaluation {
             domain: domain.clone(),
@@ -162,11 +178,16 @@ pub async fn certify(
         },
     )
     .await?;
-    Ok(Certification::of(
-        verdict,
-        current.certified_at,
-        current.certified_by,
-    ))
+    let (certified_at, certified_by) = match &recorded {
+        Recorded::Changed { current, .. } | Recorded::Unchanged { current } => {
+            (current.certified_at, current.certified_by.clone())
+        }
+        Recorded::Backdated { .. } => (None, None),
+    };
+    Ok(Certified {
+        certification: Certification::of(verdict, certified_at, certified_by),
+        recorded,
+    })
 }
 
 /// Evaluates readiness without writing anything (no history row, no detection): for `spine
@@ -267,7 +288,11 @@ pub async fn recertify_related(
         let ready_for: ReadyFor = current.ready_for.parse()?;
         // Re-evaluated because the data changed, not because someone asked: recorded as such.
         let by = "spine (re-evaluated after a new capture)".to_string();
-        out.push(certify(engine, domain, &key, ready_for, &by, run).await?);
+        out.push(
+            certify(engine, domain, &key, ready_for, &by, run)
+                .await?
+                .certification,
+        );
     }
     Ok(out)
 }

@@ -110,8 +110,7 @@ pub const MAX_ERROR_CHARS: usize = 2_000;
 pub fn error(message: &str, max: usize) -> String {
     let redacted = text(message);
     let mut out = String::with_capacity(redacted.len().min(max + 32));
-    let mut count = 0usize;
-    for c in redacted.chars() {
+    for (count, c) in redacted.chars().enumerate() {
         if count >= max {
             let total = redacted.chars().count();
             out.push_str(&format!("… ({} more characters)", total - count));
@@ -122,7 +121,6 @@ pub fn error(message: &str, max: usize) -> String {
             c if c.is_control() => out.push_str(&c.escape_default().to_string()),
             c => out.push(c),
         }
-        count += 1;
     }
     out
 }

@@ -363,46 +363,351 @@ fn evaluation(ready: bool, captures: &[&str], at: DateTime<Utc>) -> Evaluation {
     }
 }
 
+/// The current row and event of a [`readiness::Recorded::Changed`], failing on any other
+/// outcome.
+fn changed(recorded: readiness::Recorded) -> (readiness::Readiness, readiness::ReadinessEvent) {
+    match recorded {
+        readiness::Recorded::Changed { current, event } => (current, event),
+        other => panic!("expected a change of verdict, got {other:?}"),
+    }
+}
+
+/// An evaluation of the week for trading with a chosen status, signer and clock.
+fn evaluation_of(
+    status: ReadinessStatus,
+    by: &str,
+    at: DateTime<Utc>,
+    captures: &[&str],
+) -> Evaluation {
+    let ready = status != ReadinessStatus::NotReady;
+    Evaluation {
+        status,
+        evaluated_by: by.into(),
+        ..evaluation(ready, captures, at)
+    }
+}
+
+#[tokio::test]
+async fn recorded_at_is_the_wall_clock_even_when_evaluated_as_of_1999() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let as_of_1999 = Utc.with_ymd_and_hms(1999, 6, 30, 16, 0, 0).unwrap();
+        // The store keeps microseconds: compare against the wall clock at that precision.
+        let before = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+        let (current, event) = changed(
+            readiness::record_evaluation(conn, evaluation(true, &["cap_a"], as_of_1999))
+                .await
+                .unwrap(),
+        );
+        let after = Utc::now();
+        assert_eq!(event.evaluated_at, as_of_1999);
+        assert!(
+            before <= event.recorded_at && event.recorded_at <= after,
+            "{}: recorded_at {} is not the wall clock ({before} ..= {after})",
+            db.backend,
+            event.recorded_at
+        );
+        assert!(!event.backdated);
+        assert_eq!(current.evaluated_at, as_of_1999);
+        assert_eq!(current.recorded_at, event.recorded_at);
+        // As stored, not just as returned.
+        let stored = readiness::history(conn, &finra(), None, None)
+            .await
+            .unwrap();
+        assert_eq!(stored, vec![event]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_backdated_not_ready_does_not_replace_a_newer_ready() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let (ready, _) = changed(
+            readiness::record_evaluation(
+                conn,
+                evaluation_of(ReadinessStatus::Ready, "alice", t(10), &["cap_a"]),
+            )
+            .await
+            .unwrap(),
+        );
+
+        let recorded = readiness::record_evaluation(
+            conn,
+            evaluation_of(ReadinessStatus::NotReady, "bob", t(5), &["cap_a"]),
+        )
+        .await
+        .unwrap();
+        let readiness::Recorded::Backdated { current, event } = recorded else {
+            panic!("{}: expected backdated, got {recorded:?}", db.backend)
+        };
+        assert_eq!(current, ready, "the current verdict is untouched");
+        assert!(event.backdated);
+        assert_eq!(event.status, "NOT_READY");
+        assert_eq!(event.evaluated_at, t(5));
+        assert_eq!(
+            event.certified_at, None,
+            "a backdated evaluation certifies nothing"
+        );
+
+        let stored = readiness::current(
+            conn,
+            &finra(),
+            &PartitionKey::week(week()),
+            ReadyFor::Trading,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(stored, ready);
+        assert_eq!(stored.status, "READY");
+        assert_eq!(stored.certified_by.as_deref(), Some("alice"));
+
+        let history = readiness::history(conn, &finra(), None, None)
+            .await
+            .unwrap();
+        let shape: Vec<_> = history
+            .iter()
+            .map(|h| (h.status.as_str(), h.evaluated_at, h.backdated))
+            .collect();
+        // Oldest as-of first: the backdated row sorts before the verdict it did not replace.
+        assert_eq!(shape, [("NOT_READY", t(5), true), ("READY", t(10), false)]);
+        assert!(history[0].recorded_at >= history[1].recorded_at);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_re_check_as_of_before_the_last_check_is_backdated_too() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let ready = |at| evaluation_of(ReadinessStatus::Ready, "alice", at, &["cap_a"]);
+        readiness::record_evaluation(conn, ready(t(1)))
+            .await
+            .unwrap();
+        let checked = readiness::record_evaluation(conn, ready(t(9)))
+            .await
+            .unwrap();
+        assert_eq!(checked.as_str(), "unchanged");
+        // Ready was confirmed as of 09:00: a NOT_READY as of 05:00 is older news.
+        let late = readiness::record_evaluation(
+            conn,
+            evaluation_of(ReadinessStatus::NotReady, "bob", t(5), &["cap_a"]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(late.as_str(), "backdated");
+        assert_eq!(late.current().status, "READY");
+        assert_eq!(late.current().last_checked_at, Some(t(9)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_identical_evaluations_append_one_history_row_and_move_last_checked_at() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let (first, event) = changed(
+            readiness::record_evaluation(conn, evaluation(true, &["cap_a"], t(1)))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(first.last_checked_at, None);
+
+        let again = readiness::record_evaluation(conn, evaluation(true, &["cap_a"], t(2)))
+            .await
+            .unwrap();
+        let readiness::Recorded::Unchanged { current } = &again else {
+            panic!("{}: expected unchanged, got {again:?}", db.backend)
+        };
+        assert_eq!(again.event(), None);
+        assert_eq!(current.last_checked_at, Some(t(2)));
+        // The verdict itself did not move: same as-of time, certification and recording.
+        assert_eq!(current.evaluated_at, t(1));
+        assert_eq!(current.certified_at, Some(t(1)));
+        assert_eq!(current.recorded_at, first.recorded_at);
+
+        assert_eq!(
+            readiness::history(conn, &finra(), None, None)
+                .await
+                .unwrap(),
+            vec![event]
+        );
+        let stored = readiness::current(
+            conn,
+            &finra(),
+            &PartitionKey::week(week()),
+            ReadyFor::Trading,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(stored.last_checked_at, Some(t(2)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_changed_verdict_appends_and_clears_last_checked_at() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        readiness::record_evaluation(conn, evaluation(true, &["cap_a"], t(1)))
+            .await
+            .unwrap();
+        readiness::record_evaluation(conn, evaluation(true, &["cap_a"], t(2)))
+            .await
+            .unwrap();
+        // Same status and captures, but a warning opened: a different outcome.
+        let (current, event) = changed(
+            readiness::record_evaluation(
+                conn,
+                evaluation_of(ReadinessStatus::ReadyWithWarnings, "ops", t(3), &["cap_a"]),
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!(current.status, "READY_WITH_WARNINGS");
+        assert_eq!(current.evaluated_at, t(3));
+        assert_eq!(current.last_checked_at, None);
+        assert_eq!(current.recorded_at, event.recorded_at);
+        assert!(!event.backdated);
+        // And a different blocking issue is a change too.
+        let mut blocked = evaluation(false, &["cap_a"], t(4));
+        let (_, _) = changed(
+            readiness::record_evaluation(conn, blocked.clone())
+                .await
+                .unwrap(),
+        );
+        blocked.blocking_issues = vec!["missing tier OTC".into()];
+        blocked.evaluated_at = t(5);
+        changed(readiness::record_evaluation(conn, blocked).await.unwrap());
+        let statuses: Vec<String> = readiness::history(conn, &finra(), None, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.status)
+            .collect();
+        assert_eq!(
+            statuses,
+            ["READY", "READY_WITH_WARNINGS", "NOT_READY", "NOT_READY"]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_audit_trail_names_who_issued_a_kept_certification() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let day_after = |h| t(h) + Duration::days(1);
+        let record = |status, by, at| {
+            readiness::record_evaluation(conn, evaluation_of(status, by, at, &["cap_a"]))
+        };
+        record(ReadinessStatus::Ready, "alice", t(1)).await.unwrap();
+        // bob's verdict differs (a warning) but judges the same captures ready: alice's
+        // certification stands, and it is still hers.
+        record(ReadinessStatus::ReadyWithWarnings, "bob", day_after(2))
+            .await
+            .unwrap();
+        record(ReadinessStatus::NotReady, "carol", day_after(4))
+            .await
+            .unwrap();
+        // A backdated evaluation neither issues nor carries a certification.
+        record(ReadinessStatus::Ready, "dave", day_after(3))
+            .await
+            .unwrap();
+        record(ReadinessStatus::Ready, "erin", day_after(5))
+            .await
+            .unwrap();
+
+        let rows = |trail: Vec<readiness::AuditEvent>| -> Vec<_> {
+            trail
+                .into_iter()
+                .map(|a| {
+                    (
+                        a.event.evaluated_by.unwrap(),
+                        a.event.certified_at,
+                        a.certified_by,
+                        a.event.backdated,
+                    )
+                })
+                .collect()
+        };
+        let s = |v: &str| v.to_string();
+        let all = readiness::audit_trail(conn, &finra(), None, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows(all),
+            [
+                (s("alice"), Some(t(1)), Some(s("alice")), false),
+                (s("bob"), Some(t(1)), Some(s("alice")), false),
+                (s("dave"), None, None, true),
+                (s("carol"), None, None, false),
+                (s("erin"), Some(day_after(5)), Some(s("erin")), false),
+            ]
+        );
+        // The issuing event may lie before the window: the signer is still found.
+        let window = readiness::audit_trail(conn, &finra(), Some(day_after(0).date_naive()), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows(window)[0],
+            (s("bob"), Some(t(1)), Some(s("alice")), false)
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn readiness_keeps_current_status_and_an_append_only_history() {
     for_each_backend(|db| async move {
         let conn = db.store.conn();
-        let (cur, _) = readiness::record_evaluation(conn, evaluation(false, &["cap_a"], t(1)))
-            .await
-            .unwrap();
+        let cur = changed(
+            readiness::record_evaluation(conn, evaluation(false, &["cap_a"], t(1)))
+                .await
+                .unwrap(),
+        )
+        .0;
         assert!(!cur.is_ready);
         assert_eq!(cur.certified_at, None);
         assert_eq!(cur.blocking_issues, json!(["missing tier NMS_TIER_2"]));
 
-        let (cur, event) =
+        let (cur, event) = changed(
             readiness::record_evaluation(conn, evaluation(true, &["cap_a", "cap_b"], t(2)))
                 .await
-                .unwrap();
+                .unwrap(),
+        );
         assert!(cur.is_ready);
         assert_eq!(cur.certified_at, Some(t(2)));
         assert_eq!(cur.certified_by.as_deref(), Some("ops"));
         assert_eq!(event.certified_at, Some(t(2)));
 
-        // Re-judging the same captures keeps the original certification time.
-        let (cur, _) =
+        // Re-judging the same captures keeps the original certification time (and, the outcome
+        // being the same, appends nothing).
+        let recorded =
             readiness::record_evaluation(conn, evaluation(true, &["cap_a", "cap_b"], t(3)))
                 .await
                 .unwrap();
+        assert_eq!(recorded.as_str(), "unchanged");
+        let cur = recorded.current();
         assert_eq!(cur.certified_at, Some(t(2)));
-        assert_eq!(cur.evaluated_at, t(3));
+        assert_eq!(cur.evaluated_at, t(2));
+        assert_eq!(cur.last_checked_at, Some(t(3)));
 
         // A revision re-certifies.
-        let (cur, _) =
+        let (cur, _) = changed(
             readiness::record_evaluation(conn, evaluation(true, &["cap_a", "cap_c"], t(4)))
                 .await
-                .unwrap();
+                .unwrap(),
+        );
         assert_eq!(cur.certified_at, Some(t(4)));
         assert_eq!(cur.captures_judged, json!(["cap_a", "cap_c"]));
 
         let history = readiness::history(conn, &finra(), None, None)
             .await
             .unwrap();
-        assert_eq!(history.len(), 4);
+        assert_eq!(history.len(), 3);
         assert!(!history[0].is_ready);
         assert_eq!(history[0].captures_judged, json!(["cap_a"]));
         let windowed = readiness::history(conn, &finra(), t(1).date_naive().succ_opt(), None)
@@ -460,7 +765,7 @@ async fn readiness_keeps_current_status_and_an_append_only_history() {
                 .await
                 .unwrap()
                 .len(),
-            4
+            3
         );
     })
     .await;

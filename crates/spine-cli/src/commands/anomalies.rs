@@ -8,12 +8,13 @@ use spine_store::anomalies::{self, Anomaly, AnomalyFilter};
 use crate::cli::AnomaliesCommand;
 use crate::commands::Context;
 use crate::output::{Table, emit};
+use crate::signer::{self, Signing};
 
 /// Runs a `spine anomalies` command.
 pub async fn run(ctx: &Context, cmd: AnomaliesCommand) -> anyhow::Result<ExitCode> {
-    let store = ctx.open_store().await?;
     match cmd {
         AnomaliesCommand::List(args) => {
+            let store = ctx.open_store().await?;
             let rows = anomalies::list(
                 store.conn(),
                 &AnomalyFilter {
@@ -50,9 +51,11 @@ pub async fn run(ctx: &Context, cmd: AnomaliesCommand) -> anyhow::Result<ExitCod
             emit(ctx.format(), &table, Some(&Value::Array(json)))?;
         }
         AnomaliesCommand::Resolve { id, note, by } => {
-            let by = by.or_else(|| std::env::var("USER").ok());
-            let a = anomalies::resolve_as(store.conn(), id, &note, by.as_deref(), ctx.clock.now())
-                .await?;
+            // Before the database is opened: a resolution no one signs is refused, unwritten.
+            let by = signer::resolve(by, Signing::Resolution)?;
+            let store = ctx.open_store().await?;
+            let a =
+                anomalies::resolve_as(store.conn(), id, &note, Some(&by), ctx.clock.now()).await?;
             let mut table = Table::new(["id", "resolved_at", "resolved_by", "resolution_note"]);
             table.push([
                 a.id.to_string(),

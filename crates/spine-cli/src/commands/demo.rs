@@ -99,7 +99,8 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
             "spine demo",
             &demo_ctx.run_context(),
         )
-        .await?;
+        .await?
+        .certification;
         verdicts.push([
             week.to_string(),
             cert.status.to_string(),

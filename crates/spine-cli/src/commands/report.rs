@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use spine_model::Domain;
 use spine_store::Store;
-use spine_store::readiness::{self, ReadinessEvent};
+use spine_store::readiness::{self, AuditEvent};
 use spine_store::reports::{self, AnomalyTrend, MonthWindow};
 
 use crate::cli::ReportCommand;
@@ -140,8 +140,9 @@ pub struct AuditReport {
     pub from: Option<NaiveDate>,
     /// Last day (inclusive, UTC), if bounded.
     pub to: Option<NaiveDate>,
-    /// The evaluations, oldest first.
-    pub events: Vec<ReadinessEvent>,
+    /// The evaluations, oldest first (by their as-of clock), each with its certification's
+    /// signer.
+    pub events: Vec<AuditEvent>,
 }
 
 impl AuditReport {
@@ -152,7 +153,7 @@ impl AuditReport {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> anyhow::Result<AuditReport> {
-        let events = readiness::history(store.conn(), &domain, from, to).await?;
+        let events = readiness::audit_trail(store.conn(), &domain, from, to).await?;
         Ok(AuditReport {
             domain,
             from,
@@ -177,6 +178,7 @@ impl AuditReport {
         let (domain, from, to, events) = (&self.domain, self.from, self.to, &self.events);
         let mut people = Table::new([
             "evaluated_at",
+            "recorded_at",
             "partition",
             "ready_for",
             "status",
@@ -187,15 +189,25 @@ impl AuditReport {
             "deps",
             "aged",
             "certified_at",
-            "by",
+            "certified_by",
+            "evaluated_by",
             "captures",
             "blocking",
         ]);
         let mark = |ok: bool| if ok { "yes" } else { "NO" }.to_string();
-        for e in events {
+        for AuditEvent {
+            event: e,
+            certified_by,
+        } in events
+        {
             let blocking = strings(&e.blocking_issues);
             people.push([
                 timestamp(e.evaluated_at),
+                if e.backdated {
+                    format!("{} (backdated)", timestamp(e.recorded_at))
+                } else {
+                    timestamp(e.recorded_at)
+                },
                 e.partition_key.clone(),
                 e.ready_for.clone(),
                 e.status.clone(),
@@ -206,6 +218,7 @@ impl AuditReport {
                 mark(e.dependencies_current),
                 mark(e.age_exceeds_preliminary),
                 e.certified_at.map(timestamp).unwrap_or_else(|| "-".into()),
+                certified_by.clone().unwrap_or_else(|| "-".into()),
                 e.evaluated_by.clone().unwrap_or_else(|| "-".into()),
                 compact_captures(&strings(&e.captures_judged)),
                 if blocking.is_empty() {
@@ -217,6 +230,8 @@ impl AuditReport {
         }
         let mut csv = Table::new([
             "evaluated_at",
+            "recorded_at",
+            "backdated",
             "domain",
             "partition_key",
             "ready_for",
@@ -230,11 +245,18 @@ impl AuditReport {
             "blocking_issues",
             "captures_judged",
             "certified_at",
+            "certified_by",
             "evaluated_by",
         ]);
-        for e in events {
+        for AuditEvent {
+            event: e,
+            certified_by,
+        } in events
+        {
             csv.push([
                 e.evaluated_at.to_rfc3339(),
+                e.recorded_at.to_rfc3339(),
+                e.backdated.to_string(),
                 e.domain.clone(),
                 e.partition_key.clone(),
                 e.ready_for.clone(),
@@ -248,6 +270,7 @@ impl AuditReport {
                 strings(&e.blocking_issues).join("; "),
                 strings(&e.captures_judged).join(" "),
                 e.certified_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                certified_by.clone().unwrap_or_default(),
                 e.evaluated_by.clone().unwrap_or_default(),
             ]);
         }
@@ -272,12 +295,17 @@ impl AuditReport {
     }
 }
 
-/// One audit event as JSON: the criteria as one object (the same field names as `spine
-/// readiness`), the stored lists as arrays.
-fn event_json(e: &ReadinessEvent) -> Value {
+/// One audit event as JSON: both clocks (`evaluated_at`, the as-of clock the evaluation ran on;
+/// `recorded_at`, the wall clock it was written at) and whether it was backdated, the criteria
+/// as one object (the same field names as `spine readiness`), the stored lists as arrays, and
+/// the certification with its signer (who issued it, not necessarily this event's evaluator).
+fn event_json(a: &AuditEvent) -> Value {
+    let e = &a.event;
     json!({
         "id": e.id,
         "evaluated_at": e.evaluated_at,
+        "recorded_at": e.recorded_at,
+        "backdated": e.backdated,
         "domain": e.domain,
         "partition_key": e.partition_key,
         "ready_for": e.ready_for,
@@ -293,6 +321,7 @@ fn event_json(e: &ReadinessEvent) -> Value {
         "blocking_issues": e.blocking_issues,
         "captures_judged": e.captures_judged,
         "certified_at": e.certified_at,
+        "certified_by": a.certified_by,
         "evaluated_by": e.evaluated_by,
     })
 }

@@ -1,10 +1,15 @@
 //! Entity for the `core_data_readiness` table.
 //!
 //! The current readiness verdict per (domain, partition, use): the five criteria, what blocked it
-//! and which captures were judged. Derived from the latest `core_readiness_history` row;
-//! certification stamps `certified_at` / `certified_by`.
+//! and which captures were judged. Derived from the latest non-backdated `core_readiness_history`
+//! row; certification stamps `certified_at` / `certified_by`.
 //!
-//! Created by migration `m20260101_000001_core`; unique `(domain, partition_key, ready_for)`;
+//! `evaluated_at` is the as-of clock of the evaluation that made the verdict and `recorded_at`
+//! the wall clock when it was recorded; `last_checked_at` is the as-of clock of the latest
+//! re-check that found the same outcome (which appends no history row).
+//!
+//! Created by migration `m20260101_000001_core`; `last_checked_at` and `recorded_at` added by
+//! `m20260104_000001_readiness_audit_clocks`; unique `(domain, partition_key, ready_for)`;
 //! indexed on `(is_ready, ready_for)`. See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
@@ -40,6 +45,11 @@ pub struct Model {
     pub certified_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The as-of clock of the latest evaluation that found this same verdict (None until one
+    /// does): "still true as of then", without a history row per identical check.
+    pub last_checked_at: Option<DateTimeUtc>,
+    /// The wall clock when this verdict was recorded (its history row's `recorded_at`).
+    pub recorded_at: DateTimeUtc,
 }
 
 /// `core_data_readiness` declares no foreign keys: rows refer to captures and executions by their

@@ -4,7 +4,14 @@
 //! on which captures. Triggers on both backends reject UPDATE and DELETE so compliance can rely on
 //! it.
 //!
-//! Created by migration `m20260101_000001_core`; indexed on `(domain, partition_key, ready_for,
+//! Two clocks per row: `evaluated_at` is the as-of clock the evaluation ran on (`--now`), and
+//! `recorded_at` the real wall clock when the row was written, read by the store and never given
+//! by a caller. A row is appended when the verdict changes, or when an evaluation is made as of
+//! an earlier time than the current verdict's (`backdated`, never made current); re-checks that
+//! find the same outcome append nothing.
+//!
+//! Created by migration `m20260101_000001_core`; `recorded_at` and `backdated` added by
+//! `m20260104_000001_readiness_audit_clocks`; indexed on `(domain, partition_key, ready_for,
 //! evaluated_at)`. See `docs/SCHEMA.md`.
 //!
 //! Insert only: an `update` or `delete` through this entity fails with the database error
@@ -42,6 +49,13 @@ pub struct Model {
     pub evaluated_by: Option<String>,
     pub certified_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The wall clock when the row was written (the store's, never the caller's): with
+    /// `evaluated_at`, the proof that an "as of" evaluation was made later than it claims.
+    pub recorded_at: DateTimeUtc,
+    /// Evaluated as of an earlier time than the verdict that was current then: recorded for the
+    /// trail, never made the current verdict.
+    #[sea_orm(default_value = false)]
+    pub backdated: bool,
 }
 
 /// `core_readiness_history` declares no foreign keys: rows refer to captures and executions by their
