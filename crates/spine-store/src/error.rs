@@ -30,6 +30,10 @@ pub enum StoreError {
     /// The request breaks a rule of the store (e.g. resolving an anomaly without a note).
     #[error("{0}")]
     Invalid(String),
+    /// The database was not opened: it is not one this command may use as it stands (missing,
+    /// unmigrated, another application's, newer, or in memory). See [`crate::admin::open`].
+    #[error(transparent)]
+    Refused(#[from] crate::admin::Refusal),
 }
 
 /// The store's result type.

@@ -50,6 +50,19 @@ pub struct Store {
     sqlite_path: Option<std::path::PathBuf>,
 }
 
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+/// taken (waiting out the busy timeout) before the first read, so two processes never meet in
+/// the middle of a unit of work, where SQLite cannot wait and fails at once with "database is
+/// locked" (a deferred transaction that read an older snapshot cannot be upgraded). Nested
+/// calls (savepoints) and PostgreSQL ignore the mode.
+pub async fn begin_write<C: TransactionTrait>(conn: &C) -> Result<C::Transaction, DbErr> {
+    conn.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// The file of a `sqlite:` URL, or `None` for an in-memory database or another backend.
 pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url.strip_prefix("sqlite:")?;
@@ -133,8 +146,10 @@ impl Store {
 
     /// Starts a transaction: pass it to every repository call of one unit of work, then
     /// `commit()`. Dropping it without commit rolls everything back.
+    ///
+    /// On SQLite it takes the write lock at `BEGIN` (see [`begin_write`]).
     pub async fn begin(&self) -> StoreResult<DatabaseTransaction> {
-        Ok(self.db.begin().await?)
+        Ok(begin_write(&self.db).await?)
     }
 
     /// Closes the pool, waiting for connections to finish.

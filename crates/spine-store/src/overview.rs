@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use spine_model::entities::{core_anomalies, core_captures, core_data_readiness};
 
@@ -77,14 +76,5 @@ pub async fn domains<C: ConnectionTrait>(conn: &C) -> StoreResult<Vec<DomainOver
             partitions: acc.partitions.len(),
             ..acc.overview
         })
-        .collect())
-}
-
-/// Every migration the binary knows, with whether it is applied.
-pub async fn migrations<C: ConnectionTrait>(conn: &C) -> StoreResult<Vec<(String, bool)>> {
-    Ok(Migrator::get_migration_with_status(conn)
-        .await?
-        .iter()
-        .map(|m| (m.name().to_string(), m.status() == MigrationStatus::Applied))
         .collect())
 }

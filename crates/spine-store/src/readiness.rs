@@ -133,7 +133,7 @@ pub async fn record_evaluation<C>(conn: &C, eval: Evaluation) -> StoreResult<Rec
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = conn.begin().await?;
+    let txn = crate::begin_write(conn).await?;
     let recorded_at = wall_clock();
     let partition_key = eval.partition.canonical();
     let captures_judged = json!(eval.captures_judged);
