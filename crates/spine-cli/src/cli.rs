@@ -40,6 +40,10 @@ pub struct GlobalArgs {
     /// Defaults to the system clock.
     #[arg(long, global = true, env = "SPINE_NOW", value_parser = parse_rfc3339)]
     pub now: Option<DateTime<Utc>>,
+    /// Never create or migrate a database, not even in `db migrate`, `ingest` or `demo`: use
+    /// it where the schema is managed separately and a wrong URL must fail.
+    #[arg(long, global = true, env = "SPINE_NO_CREATE")]
+    pub no_create: bool,
 }
 
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
@@ -251,8 +255,8 @@ pub struct GenArgs {
     /// List the faults `--inject` accepts, and exit.
     #[arg(long)]
     pub list_faults: bool,
-    /// Number of consecutive weeks.
-    #[arg(long, default_value_t = 4)]
+    /// Number of consecutive weeks (1 to 520).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=520))]
     pub weeks: u32,
     /// Symbols per tier.
     #[arg(long, default_value_t = 3_000)]
@@ -277,8 +281,8 @@ pub struct DemoArgs {
     /// Where to write the generated files and `spine.db`.
     #[arg(long, default_value = "demo")]
     pub dir: PathBuf,
-    /// Weeks to generate.
-    #[arg(long, default_value_t = 3)]
+    /// Weeks to generate (1 to 52).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=52))]
     pub weeks: u32,
 }
 
@@ -566,8 +570,8 @@ pub enum ReportCommand {
     /// Per month, severity and category: count, domains affected, resolved, mean days to resolve.
     #[command(after_help = "Example:\n  spine report anomaly-trends --months 12 --format csv")]
     AnomalyTrends {
-        /// How many months back from the clock's month.
-        #[arg(long, default_value_t = 12)]
+        /// How many months back from the clock's month (1 to 1200).
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1200))]
         months: u32,
     },
     /// Every certification event from the audit trail, with the capture ids judged.
@@ -659,7 +663,12 @@ pub enum DbCommand {
     #[command(
         after_help = "Example:\n  spine db migrate --database-url postgres://postgres@127.0.0.1/spine"
     )]
-    Migrate,
+    Migrate {
+        /// Add Market Spine's tables even to a database that already holds another
+        /// application's tables.
+        #[arg(long)]
+        force: bool,
+    },
     /// List the migrations and whether each is applied.
     #[command(after_help = "Example:\n  spine db status")]
     Status,

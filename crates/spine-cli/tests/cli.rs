@@ -51,6 +51,15 @@ fn spine_nameless(dir: &Path, args: &[&str]) -> Output {
         .expect("run spine")
 }
 
+/// A scratch directory whose `spine.db` was created with `spine db migrate`, as an operator
+/// sets one up: commands other than the set-ups refuse a missing database.
+fn migrated_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = spine(dir.path(), &["db", "migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    dir
+}
+
 /// stdout as JSON, after checking the exit code.
 fn json_out(o: &Output, code: i32) -> Value {
     assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
@@ -407,7 +416,7 @@ fn completions_are_generated_for_each_shell() {
 
 #[test]
 fn readiness_dry_run_evaluates_and_prints_but_records_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = migrated_dir();
     // No signer needed: a dry run signs nothing.
     let out = spine_nameless(dir.path(), &readiness_args("2025-12-05", &["--dry-run"]));
     let verdict = json_out(&out, 3);
@@ -432,8 +441,14 @@ fn readiness_without_by_user_or_logname_exits_2_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
+    // `readiness_args` asks for JSON, so the refusal is a JSON object on stderr.
+    let refusal: Value = serde_json::from_str(&err).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(refusal["error"]["kind"], "usage");
     assert!(
-        err.starts_with("error: ") && err.contains("pass --by"),
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pass --by"),
         "{err}"
     );
     assert!(out.stdout.is_empty());
@@ -446,7 +461,7 @@ fn readiness_without_by_user_or_logname_exits_2_and_writes_nothing() {
 
 #[test]
 fn readiness_records_the_by_name_then_the_os_user_and_only_changes_of_verdict() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = migrated_dir();
     let out = spine_nameless(
         dir.path(),
         &readiness_args("2025-12-05", &["--by", "desk-ops"]),
@@ -502,7 +517,7 @@ fn readiness_records_the_by_name_then_the_os_user_and_only_changes_of_verdict() 
 
 #[test]
 fn anomalies_resolve_without_a_user_refuses_and_with_by_records_the_resolver() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = migrated_dir();
     // A certification of a week nothing arrived for records its missed partitions.
     let out = spine(
         dir.path(),
@@ -701,4 +716,115 @@ async fn report_readiness_audit_json_shows_both_clocks_and_the_signer() {
         "{text}"
     );
     assert!(text.contains("(backdated)"), "{text}");
+}
+
+#[test]
+fn argument_mistakes_are_usage_errors_that_exit_2_before_any_database_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[&[&str]] = &[
+        &["query", "summary", "--week-ending", "2025-12-05"],
+        &["report", "anomaly-trends", "--months", "0"],
+        &[
+            "report",
+            "readiness-audit",
+            "--domain",
+            FINRA,
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-01-01",
+        ],
+        &["run", "finra.no_such_pipeline"],
+        &["gen", "finra-otc", "--out", "x", "--weeks", "0"],
+        &["doctor", FINRA, "--weeks", "0"],
+        &["demo", "--dir", "d", "--weeks", "0"],
+        &["ingest", "finra-otc", "--file", "ftp://example.com/x.csv"],
+    ];
+    for args in cases {
+        let out = spine(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "a usage error created files"
+    );
+}
+
+#[test]
+fn with_format_json_a_failure_is_one_json_object_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let error_of = |args: &[&str], code: i32| -> Value {
+        let out = spine(dir.path(), args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?} wrote to stdout");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        serde_json::from_str::<Value>(&err).unwrap_or_else(|e| panic!("not JSON ({e}): {err}"))
+            ["error"]
+            .clone()
+    };
+    // A runtime failure.
+    let e = error_of(&["status", "--format", "json"], 1);
+    assert_eq!(e["kind"], "runtime");
+    assert_eq!(e["exit_code"], 1);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("no Market Spine database at"),
+        "{e}"
+    );
+    // A usage error found after parsing, and one clap finds.
+    let e = error_of(
+        &[
+            "--format",
+            "json",
+            "query",
+            "hhi",
+            "--week-ending",
+            "2025-12-05",
+        ],
+        2,
+    );
+    assert_eq!(e["kind"], "usage");
+    let e = error_of(&["status", "--format=json", "--no-such-flag"], 2);
+    assert_eq!(e["kind"], "usage");
+    assert!(
+        e["message"].as_str().unwrap().contains("--no-such-flag"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_error_says_each_cause_once_on_one_bounded_line_without_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = format!("x\u{1b}[31m{}.csv", "y".repeat(200));
+    let out = spine(dir.path(), &["ingest", "finra-otc", "--file", &hostile]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains('\u{1b}'), "{err}");
+    assert!(err.contains("\\u{1b}[31m"), "{err}");
+
+    // A file that exists but is not a FINRA file: the error names it, and no part of the
+    // message repeats (the same cause printed by each layer).
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "not|a|finra|header\n1|2|3|4\n").unwrap();
+    let out = spine(
+        dir.path(),
+        &["ingest", "finra-otc", "--file", bad.to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let parts: Vec<&str> = err.trim_start_matches("error: ").split(": ").collect();
+    for (i, a) in parts.iter().enumerate() {
+        for b in &parts[i + 1..] {
+            assert!(a.len() < 12 || !b.contains(a), "`{a}` repeats in {err}");
+        }
+    }
 }

@@ -642,6 +642,13 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
         "sqlite://{}?mode=rwc",
         dir.path().join("spine.db").display()
     );
+    let out = spine(&url, &["db", "migrate"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let add = |calc: &str, upstream: &str, ty: &str| {
         let c = parse_target(calc).unwrap();
         let u = parse_target(upstream).unwrap();
@@ -886,14 +893,15 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
             && err.contains(CALENDAR_TARGET),
         "{err}"
     );
+    // A malformed target is a usage error (exit 2), not a runtime one.
     let out = spine(&url, &["deps", "impact", "exchange_calendar"], &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("<domain>.<table>"));
 
-    // Report argument mistakes are one-line errors that say what to do.
+    // Report argument mistakes are usage errors (exit 2) that say what to do.
     let out = spine(&url, &["report", "anomaly-trends", "--months", "0"], &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--months 1 or more"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--months"));
     let out = spine(
         &url,
         &[
@@ -908,7 +916,7 @@ fn deps_add_refuses_cycles_and_bad_names_and_impact_explains_unknown_targets() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("swap them"));
     // An empty audit says how to make one.
     let out = spine(

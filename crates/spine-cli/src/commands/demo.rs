@@ -29,7 +29,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let db_path = args.dir.join("spine.db");
     let mut demo_ctx = ctx.clone();
     demo_ctx.global.database_url = format!("sqlite://{}?mode=rwc", db_path.display());
-    let engine = demo_ctx.open_engine().await?;
+    let engine = demo_ctx.prepare_engine(false).await?;
 
     // Files are ingested in publication order.
     files.sort_by_key(|f| (f.last_update, f.tier));

@@ -18,7 +18,15 @@ use crate::output::{Table, emit};
 pub async fn run(ctx: &Context, cmd: IngestCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         IngestCommand::FinraOtc(args) => {
-            let engine = ctx.open_engine().await?;
+            // A mistyped path must not leave a new, empty database behind: look first.
+            let locator = spine_engine::source::SourceLocator::parse(&args.file)
+                .map_err(|e| crate::errors::usage(e.to_string()))?;
+            if let spine_engine::source::SourceLocator::File(path) = &locator
+                && let Err(e) = std::fs::metadata(path)
+            {
+                anyhow::bail!("cannot read {}: {e}", path.display());
+            }
+            let engine = ctx.prepare_engine(false).await?;
             let report = ingest_finra(ctx, &engine, &args).await?;
             print_report(ctx, &report)?;
             if report.status == IngestStatus::Failed {

@@ -93,26 +93,43 @@ impl Context {
         }
     }
 
-    /// Opens the database, brings its schema up to date and prepares it for the registered
-    /// domains (their calc dependencies, seeded schedules and shipped reference data): every
-    /// command can then assume the schema exists, and a fresh SQLite file just works.
+    /// Opens an existing Market Spine database at this binary's schema, changing nothing:
+    /// a missing file, an unmigrated or newer schema, another application's database and an
+    /// in-memory URL are refused with what to do. Every command but the deliberate set-ups
+    /// ([`Context::prepare_engine`]) opens the database this way.
     pub async fn open_engine(&self) -> anyhow::Result<Engine> {
-        let store = Store::connect(&self.global.database_url).await?;
-        store
-            .migrate()
-            .await
-            .context("cannot apply the database migrations")?;
+        let store = spine_store::admin::open(
+            &self.global.database_url,
+            spine_store::admin::OpenMode::Existing,
+        )
+        .await?;
+        Ok(Engine::new(store, crate::registry::registry()))
+    }
+
+    /// The database of [`Context::open_engine`], for commands that only read or write tables.
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        Ok(self.open_engine().await?.store().clone())
+    }
+
+    /// Opens the database for a command that sets one up (`db migrate`, `ingest`, `demo`):
+    /// creates it if needed (unless `--no-create`), applies pending migrations under a lock,
+    /// and prepares it for the registered domains (their calc dependencies, seeded schedules
+    /// and shipped reference data). Another application's database needs `force`.
+    pub async fn prepare_engine(&self, force: bool) -> anyhow::Result<Engine> {
+        let store = spine_store::admin::open(
+            &self.global.database_url,
+            spine_store::admin::OpenMode::Prepare {
+                forbid_create: self.global.no_create,
+                force,
+            },
+        )
+        .await?;
         let engine = Engine::new(store, crate::registry::registry());
         engine
             .bootstrap(self.clock.now())
             .await
             .context("cannot prepare the database for the registered domains")?;
         Ok(engine)
-    }
-
-    /// The database of [`Context::open_engine`], for commands that only read or write tables.
-    pub async fn open_store(&self) -> anyhow::Result<Store> {
-        Ok(self.open_engine().await?.store().clone())
     }
 }
 
