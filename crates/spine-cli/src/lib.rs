@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod errors;
 pub mod output;
 pub mod progress;
 pub mod registry;

@@ -8,11 +8,7 @@
 
 use std::fmt;
 
-/// A command line that cannot be carried out as given, found after clap parsed it: the binary
-/// prints it as one `error:` line and exits 2, like clap's own usage errors.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::errors::UsageError;
 
 /// What is being signed, to say so in the refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

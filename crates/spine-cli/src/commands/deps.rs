@@ -41,7 +41,7 @@ pub async fn run(ctx: &Context, cmd: DepsCommand) -> anyhow::Result<ExitCode> {
         }
         DepsCommand::Add(args) => add(ctx, &engine, args).await?,
         DepsCommand::Impact { target } => {
-            let target = parse_target(&target)?;
+            let target = parse_target(&target).map_err(|e| crate::errors::usage(e.to_string()))?;
             let report = lineage::impact(&engine, &target).await?;
             report.emit(ctx.format())?;
         }

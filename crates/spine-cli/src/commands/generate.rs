@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use crate::cli::GenCommand;
 use crate::commands::Context;
@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, cmd: GenCommand) -> anyhow::Result<ExitCode> {
         .map(|f| f.parse::<Fault>())
         .collect::<Result<Vec<_>, _>>()?;
     if args.weeks == 0 {
-        bail!("--weeks must be at least 1");
+        return Err(crate::errors::usage("--weeks must be at least 1"));
     }
     let out = args
         .out

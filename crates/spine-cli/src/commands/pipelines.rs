@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
 use spine_engine::domain::{PipelineRun, PipelineTarget};
 use spine_engine::stage::run_pipeline;
 use spine_model::PartitionKey;
@@ -28,11 +27,11 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let registry = crate::registry::registry();
     if registry.pipeline(&args.pipeline).is_none() {
         let known: Vec<&str> = registry.pipelines().iter().map(|(_, s)| s.name).collect();
-        bail!(
+        return Err(crate::errors::usage(format!(
             "unknown pipeline `{}`; registered: {} (see `spine pipelines`)",
             args.pipeline,
             known.join(", ")
-        );
+        )));
     }
     let engine = ctx.open_engine().await?;
     let mut partition = PartitionKey::new();

@@ -13,6 +13,13 @@ use spine_finra::pipeline::resolve_capture;
 
 /// Runs `spine query`.
 pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {
+    // The split is across tiers; every other query is of one tier. Checked before the
+    // database is opened: a usage error needs none.
+    if args.kind != QueryKind::TierSplit && args.tier.is_none() {
+        return Err(crate::errors::usage(
+            "--tier is required for this query (NMS_TIER_1, NMS_TIER_2 or OTC)",
+        ));
+    }
     let store = ctx.open_store().await?;
     let symbol = args.symbol.as_deref();
     if args.kind == QueryKind::TierSplit {
@@ -48,7 +55,7 @@ pub async fn run(ctx: &Context, args: QueryArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let Some(tier) = args.tier else {
-        bail!("--tier is required for this query (NMS_TIER_1, NMS_TIER_2 or OTC)");
+        unreachable!("checked above: every query but the tier split has --tier");
     };
     let capture = resolve_capture(&store, args.week_ending, tier, args.capture.as_deref()).await?;
     let id = capture.capture_id.as_str();

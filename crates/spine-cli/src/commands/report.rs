@@ -6,7 +6,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use spine_model::Domain;
@@ -33,7 +32,9 @@ pub async fn run(ctx: &Context, cmd: ReportCommand) -> anyhow::Result<ExitCode> 
             if let (Some(from), Some(to)) = (from, to)
                 && from > to
             {
-                bail!("--from {from} is after --to {to}: swap them");
+                return Err(crate::errors::usage(format!(
+                    "--from {from} is after --to {to}: swap them"
+                )));
             }
             let store = ctx.open_store().await?;
             AuditReport::load(&store, domain, from, to)

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use spine_store::schedules::{self, NewSchedule};
 
 use spine_engine::schedules as checks;
 
 use crate::cli::SchedulesCommand;
 use crate::commands::Context;
+use crate::errors::usage;
 use crate::output::{Table, emit};
 
 /// Runs a `spine schedules` command.
@@ -47,19 +47,26 @@ pub async fn run(ctx: &Context, cmd: SchedulesCommand) -> anyhow::Result<ExitCod
                 .as_deref()
                 .map(serde_json::from_str)
                 .transpose()
-                .context("--partition-values is not JSON (e.g. {\"TIER\":[\"OTC\"]})")?;
-            // Validate the template and values against the expansion rules before storing.
+                .map_err(|e| {
+                    usage(format!(
+                        "--partition-values is not JSON (e.g. {{\"TIER\":[\"OTC\"]}}): {e}"
+                    ))
+                })?;
+            // Validate the template and values against the expansion rules before storing:
+            // a schedule that cannot expand is a usage error, not a runtime one.
             if let Some(delay) = a.expected_delay_hours
                 && !(0..=spine_rules::schedule::MAX_DELAY_HOURS).contains(&i64::from(delay))
             {
-                anyhow::bail!(
+                return Err(usage(format!(
                     "--expected-delay-hours {delay} is out of range: expected 0 to {} (trading-time hours after the business date)",
                     spine_rules::schedule::MAX_DELAY_HOURS
-                );
+                )));
             }
-            let values = spine_rules::schedule::parse_partition_values(partition_values.as_ref())?;
-            spine_rules::schedule::PartitionTemplate::parse(&a.partition_template)?
-                .validate(&values)?;
+            let values = spine_rules::schedule::parse_partition_values(partition_values.as_ref())
+                .map_err(|e| usage(format!("--partition-values: {e}")))?;
+            spine_rules::schedule::PartitionTemplate::parse(&a.partition_template)
+                .and_then(|t| t.validate(&values))
+                .map_err(|e| usage(format!("--partition-template: {e}")))?;
             let s = schedules::upsert(
                 store.conn(),
                 NewSchedule {
