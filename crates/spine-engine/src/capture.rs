@@ -249,11 +249,12 @@ pub async fn ingest(
     req.run.execution_id = Some(execution_id.clone());
     // The heartbeat says the run is alive while it works; a killed process stops renewing it,
     // which is how reports tell an abandoned run from a long one.
+    let liveness = engine.liveness();
     let heartbeat = {
         let store = store.clone();
         let id = execution_id.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+            let mut tick = tokio::time::interval(liveness.heartbeat_every);
             tick.tick().await;
             loop {
                 tick.tick().await;
@@ -334,12 +335,68 @@ pub async fn ingest(
     }
 }
 
-/// How often a running execution renews its heartbeat.
-pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How runs show they are alive, and when a silent one counts as dead.
+///
+/// A running execution renews its heartbeat every `heartbeat_every`; one whose heartbeat is
+/// older than `abandoned_after` (six missed beats) is reported ABANDONED: its process died
+/// (kill -9, a crash, a lost machine) without finishing it. Every process that writes or
+/// reports executions must agree, so the interval is a deployment setting read from
+/// `SPINE_HEARTBEAT_SECS` (default 10 s) rather than a per-command flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// How often a running execution renews its heartbeat.
+    pub heartbeat_every: std::time::Duration,
+    /// How old a heartbeat may be before its run is reported ABANDONED.
+    pub abandoned_after: std::time::Duration,
+}
 
-/// A RUNNING execution whose heartbeat is older than this is reported ABANDONED: its process
-/// died (kill -9, a crash, a lost machine) without finishing it. Six missed heartbeats.
-pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+impl Liveness {
+    /// The environment variable that sets the heartbeat interval, in whole seconds.
+    pub const ENV: &'static str = "SPINE_HEARTBEAT_SECS";
+    /// Missed beats before a run is reported ABANDONED: long enough that a busy database or a
+    /// paused VM does not make a live run look dead.
+    pub const MISSED_BEATS: u32 = 6;
+
+    /// A heartbeat every `every`, ABANDONED after [`Liveness::MISSED_BEATS`] missed.
+    pub fn every(every: std::time::Duration) -> Liveness {
+        Liveness {
+            heartbeat_every: every,
+            abandoned_after: every * Self::MISSED_BEATS,
+        }
+    }
+
+    /// From `SPINE_HEARTBEAT_SECS` (1 to 3600); the default when unset. A value that is not a
+    /// number in range is ignored with a warning rather than failing every command.
+    pub fn from_env() -> Liveness {
+        match std::env::var(Self::ENV) {
+            Err(_) => Liveness::default(),
+            Ok(v) => match v.trim().parse::<u64>() {
+                Ok(secs) if (1..=3600).contains(&secs) => {
+                    Liveness::every(std::time::Duration::from_secs(secs))
+                }
+                _ => {
+                    tracing::warn!(
+                        "{}={v:?} is not a number of seconds from 1 to 3600: using 10",
+                        Self::ENV
+                    );
+                    Liveness::default()
+                }
+            },
+        }
+    }
+
+    /// [`Liveness::abandoned_after`] as a chrono duration, for comparing stored times.
+    pub fn abandoned_after_chrono(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.abandoned_after).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+impl Default for Liveness {
+    /// A heartbeat every 10 s; ABANDONED after 60 s of silence.
+    fn default() -> Liveness {
+        Liveness::every(std::time::Duration::from_secs(10))
+    }
+}
 
 /// Stops the heartbeat task when the run ends, however it ends.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -373,6 +430,9 @@ pub async fn ingest_fetched(
 ) -> PipelineResult<CaptureReport> {
     let domain = plugin.name();
     let plan = plugin.plan(engine, input, hint).await?;
+    if let Some(id) = &run.execution_id {
+        executions::set_partition(engine.store().conn(), id, &plan.partition).await?;
+    }
     let capture_id =
         spine_model::capture::capture_id(&domain, &plan.partition, &input.content_hash);
     // One writer per partition: a concurrent ingest of the same partition waits here, then sees

@@ -420,11 +420,10 @@ pub async fn diagnose(
         })
         .collect();
     // Runs that died: their partitions resume when the same ingest runs again.
-    let abandoned_after =
-        chrono::Duration::from_std(crate::capture::ABANDONED_AFTER).expect("a small duration");
+    let abandoned_after = engine.liveness().abandoned_after_chrono();
     let wall_now = Utc::now();
     let mut abandoned = Vec::new();
-    for e in spine_store::executions::list(
+    let dead: Vec<_> = spine_store::executions::list(
         store.conn(),
         &spine_store::executions::ExecutionFilter {
             statuses: vec![spine_model::ExecutionStatus::Running],
@@ -432,11 +431,37 @@ pub async fn diagnose(
         },
     )
     .await?
-    {
-        if e.domain != domain.as_str()
-            || spine_store::executions::reported_status(&e, abandoned_after, wall_now)
-                != spine_model::ExecutionStatus::Abandoned
-        {
+    .into_iter()
+    .filter(|e| {
+        e.domain == domain.as_str()
+            && spine_store::executions::reported_status(e, abandoned_after, wall_now)
+                == spine_model::ExecutionStatus::Abandoned
+    })
+    .collect();
+    // A later run of the same partition that completed has resumed (or replaced) what the
+    // dead one left: it stays ABANDONED in the history, but there is nothing left to do.
+    let completed = match dead.iter().map(|e| e.started_at).min() {
+        Some(since) => {
+            spine_store::executions::list(
+                store.conn(),
+                &spine_store::executions::ExecutionFilter {
+                    statuses: vec![spine_model::ExecutionStatus::Completed],
+                    since: Some(since),
+                    limit: None,
+                },
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    for e in dead {
+        let resolved = e.partition_key.is_some()
+            && completed.iter().any(|c| {
+                c.domain == e.domain
+                    && c.partition_key == e.partition_key
+                    && c.started_at >= e.started_at
+            });
+        if resolved {
             continue;
         }
         if let Some(key) = e

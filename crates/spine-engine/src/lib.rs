@@ -138,6 +138,7 @@ pub struct Engine {
     registry: Arc<Registry>,
     policy: Arc<BlockingPolicy>,
     completeness: Arc<CompletenessPolicy>,
+    liveness: capture::Liveness,
 }
 
 impl std::fmt::Debug for Engine {
@@ -163,7 +164,13 @@ impl Engine {
             registry: Arc::new(registry),
             policy: Arc::new(policy),
             completeness: Arc::new(CompletenessPolicy::default()),
+            liveness: capture::Liveness::from_env(),
         }
+    }
+
+    /// How this engine's runs show they are alive and when a silent run counts as dead.
+    pub fn liveness(&self) -> capture::Liveness {
+        self.liveness
     }
 
     /// The same engine judging completeness by `policy` (an operator's thresholds).

@@ -106,6 +106,25 @@ pub async fn heartbeat<C: ConnectionTrait>(conn: &C, execution_id: &str) -> Stor
     Ok(())
 }
 
+/// Records which partition a run works on once the domain has planned it (a run started
+/// from a bare file knows its partition only after reading it): reports and `doctor` then say
+/// which partition an abandoned run left unfinished.
+pub async fn set_partition<C: ConnectionTrait>(
+    conn: &C,
+    execution_id: &str,
+    partition: &PartitionKey,
+) -> StoreResult<()> {
+    Entity::update_many()
+        .col_expr(
+            Column::PartitionKey,
+            sea_orm::sea_query::Expr::value(partition.canonical()),
+        )
+        .filter(Column::ExecutionId.eq(execution_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// The status a report shows for a stored execution: a RUNNING one whose heartbeat (wall
 /// clock) is older than `abandoned_after` is ABANDONED: its process died without finishing it.
 pub fn reported_status(

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use serde_json::json;
-use spine_engine::capture::ABANDONED_AFTER;
+use spine_engine::capture::Liveness;
 use spine_model::ExecutionStatus;
 use spine_store::executions::{self, ExecutionFilter, reported_status};
 
@@ -38,7 +38,7 @@ async fn list(ctx: &Context, args: ExecutionsListArgs) -> anyhow::Result<ExitCod
     )
     .await?;
     let wall_now = chrono::Utc::now();
-    let abandoned_after = chrono::Duration::from_std(ABANDONED_AFTER).expect("a small duration");
+    let abandoned_after = Liveness::from_env().abandoned_after_chrono();
     let mut table = Table::new([
         "execution_id",
         "pipeline",

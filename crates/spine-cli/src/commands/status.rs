@@ -10,8 +10,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.open_store().await?;
     let mut domains = spine_store::overview::domains(store.conn()).await?;
     // Runs whose process died without finishing them (their heartbeat stopped).
-    let abandoned_after =
-        chrono::Duration::from_std(spine_engine::capture::ABANDONED_AFTER).expect("small");
+    let abandoned_after = spine_engine::capture::Liveness::from_env().abandoned_after_chrono();
     let wall_now = chrono::Utc::now();
     for e in spine_store::executions::list(
         store.conn(),

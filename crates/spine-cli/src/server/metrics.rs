@@ -152,8 +152,7 @@ pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
     for (domain, status, n) in spine_store::executions::counts(conn).await? {
         *runs.entry((domain, status)).or_default() += n;
     }
-    let abandoned_after =
-        chrono::Duration::from_std(spine_engine::capture::ABANDONED_AFTER).expect("small");
+    let abandoned_after = spine_engine::capture::Liveness::from_env().abandoned_after_chrono();
     let wall_now = Utc::now();
     let running = spine_store::executions::list(
         conn,
