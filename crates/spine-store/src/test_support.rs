@@ -26,6 +26,9 @@ pub struct TestDb {
     pub backend: &'static str,
     /// The URL the store was opened with (SQLite file or PostgreSQL server).
     pub url: String,
+    /// A URL that reaches this same database from another process (the `spine` binary): on
+    /// PostgreSQL it selects the test's schema with `options[search_path]`.
+    pub cli_url: String,
     pg_schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -43,6 +46,7 @@ impl TestDb {
         TestDb {
             store,
             backend: "sqlite",
+            cli_url: url.clone(),
             url,
             pg_schema: None,
             _dir: Some(dir),
@@ -74,9 +78,11 @@ impl TestDb {
             .max_connections(4);
         let store = Store::connect_with(options).await.expect("open PostgreSQL");
         store.migrate().await.expect("migrate PostgreSQL");
+        let separator = if url.contains('?') { '&' } else { '?' };
         Some(TestDb {
             store,
             backend: "postgres",
+            cli_url: format!("{url}{separator}options[search_path]={schema}"),
             url,
             pg_schema: Some(schema),
             _dir: None,
@@ -159,6 +165,8 @@ pub struct TestDbRef {
     pub backend: &'static str,
     /// The database URL (for tests that run the CLI against the same database).
     pub url: String,
+    /// A URL for another process to reach this same database (see [`TestDb::cli_url`]).
+    pub cli_url: String,
 }
 
 impl TestDbRef {
@@ -167,6 +175,7 @@ impl TestDbRef {
             store: db.store.clone(),
             backend: db.backend,
             url: db.url.clone(),
+            cli_url: db.cli_url.clone(),
         }
     }
 }
