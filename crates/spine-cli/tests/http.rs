@@ -9,7 +9,7 @@ mod common;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
-use spine_cli::server::{AppState, Endpoint, Location, ParamKind, ROUTES, serve};
+use spine_cli::server::{AppState, Endpoint, Location, ParamKind, ROUTES, ServerConfig, serve};
 use spine_engine::RunContext;
 use spine_engine::capture::{self, FetchedInput};
 use spine_engine::readiness::{certify, evaluate_only};
@@ -62,6 +62,14 @@ impl Reply {
 
 impl Server {
     async fn start(store: Store, fixed_now: Option<DateTime<Utc>>) -> Server {
+        Server::start_with(store, fixed_now, ServerConfig::default()).await
+    }
+
+    async fn start_with(
+        store: Store,
+        fixed_now: Option<DateTime<Utc>>,
+        config: ServerConfig,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         assert!(addr.ip().is_loopback());
@@ -69,6 +77,7 @@ impl Server {
         let task = tokio::spawn(serve(
             listener,
             AppState::new(common::engine(&store), fixed_now),
+            config,
             async move {
                 stopped.await.ok();
             },
@@ -734,73 +743,98 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 }
 
 /// Validates `value` against an OpenAPI 3.0 schema (the subset the document uses).
+#[track_caller]
 fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Err(e) = conforms(doc, schema, value, at) {
+        panic!("{e}");
+    }
+}
+
+/// Whether `value` conforms to `schema`, or the first reason it does not.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     let schema = resolve(doc, schema);
+    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+        let errors: Vec<String> = options
+            .iter()
+            .filter_map(|option| conforms(doc, option, value, at).err())
+            .collect();
+        return match options.len() - errors.len() {
+            1 => Ok(()),
+            0 => Err(format!("{at}: matches none of oneOf: {errors:?}")),
+            n => Err(format!("{at}: matches {n} schemas of oneOf, not one")),
+        };
+    }
     if value.is_null() {
-        assert!(
-            schema["nullable"] == json!(true) || schema.get("type").is_none(),
-            "{at}: null where the schema is not nullable"
-        );
-        return;
+        return if schema["nullable"] == json!(true) || schema.get("type").is_none() {
+            Ok(())
+        } else {
+            Err(format!("{at}: null where the schema is not nullable"))
+        };
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        assert!(
-            allowed.contains(value),
-            "{at}: {value} is not one of {allowed:?}"
-        );
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
     }
+    let expect = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{at}: not {what}"))
+        }
+    };
     match schema.get("type").and_then(Value::as_str) {
-        None => {}
+        None => Ok(()),
         Some("object") => {
             let object = value
                 .as_object()
-                .unwrap_or_else(|| panic!("{at}: not an object"));
+                .ok_or_else(|| format!("{at}: not an object"))?;
             for required in schema["required"].as_array().into_iter().flatten() {
                 let key = required.as_str().unwrap();
-                assert!(object.contains_key(key), "{at}: missing `{key}`");
+                if !object.contains_key(key) {
+                    return Err(format!("{at}: missing `{key}`"));
+                }
             }
             for (key, v) in object {
                 let path = format!("{at}.{key}");
                 match schema["properties"].get(key) {
-                    Some(property) => validate(doc, property, v, &path),
+                    Some(property) => conforms(doc, property, v, &path)?,
                     None => match schema.get("additionalProperties") {
-                        Some(extra) if extra.is_object() => validate(doc, extra, v, &path),
+                        Some(extra) if extra.is_object() => conforms(doc, extra, v, &path)?,
                         Some(Value::Bool(true)) => {}
                         // Stricter than OpenAPI's default on purpose: a field the server
                         // writes but the document does not describe is drift.
-                        _ => panic!("{path}: not in the documented schema"),
+                        _ => return Err(format!("{path}: not in the documented schema")),
                     },
                 }
             }
+            Ok(())
         }
         Some("array") => {
             let items = value
                 .as_array()
-                .unwrap_or_else(|| panic!("{at}: not an array"));
+                .ok_or_else(|| format!("{at}: not an array"))?;
             for (i, item) in items.iter().enumerate() {
-                validate(doc, &schema["items"], item, &format!("{at}[{i}]"));
+                conforms(doc, &schema["items"], item, &format!("{at}[{i}]"))?;
             }
+            Ok(())
         }
         Some("string") => {
-            let s = value
-                .as_str()
-                .unwrap_or_else(|| panic!("{at}: not a string"));
+            let s = value.as_str().ok_or_else(|| format!("{at}: not a string"))?;
             match schema.get("format").and_then(Value::as_str) {
-                Some("date-time") => {
-                    DateTime::parse_from_rfc3339(s)
-                        .unwrap_or_else(|e| panic!("{at}: `{s}` is not a date-time: {e}"));
-                }
-                Some("date") => {
-                    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                        .unwrap_or_else(|e| panic!("{at}: `{s}` is not a date: {e}"));
-                }
-                _ => {}
+                Some("date-time") => DateTime::parse_from_rfc3339(s)
+                    .map(|_| ())
+                    .map_err(|e| format!("{at}: `{s}` is not a date-time: {e}")),
+                Some("date") => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map(|_| ())
+                    .map_err(|e| format!("{at}: `{s}` is not a date: {e}")),
+                _ => Ok(()),
             }
         }
-        Some("integer") => assert!(value.is_i64() || value.is_u64(), "{at}: not an integer"),
-        Some("number") => assert!(value.is_number(), "{at}: not a number"),
-        Some("boolean") => assert!(value.is_boolean(), "{at}: not a boolean"),
-        Some(other) => panic!("{at}: the validator does not know type {other}"),
+        Some("integer") => expect(value.is_i64() || value.is_u64(), "an integer"),
+        Some("number") => expect(value.is_number(), "a number"),
+        Some("boolean") => expect(value.is_boolean(), "a boolean"),
+        Some(other) => Err(format!("{at}: the validator does not know type {other}")),
     }
 }
 
