@@ -1144,7 +1144,10 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
         let server = Server::start(db.store.clone(), None).await;
         let health = server.get("/health").await;
         assert_eq!(health.status, 200, "{}", health.text);
-        assert_eq!(health.json(), json!({"status": "ok", "database": "ok"}));
+        assert_eq!(
+            health.json(),
+            json!({"status": "ok", "database": "ok", "schema": "ok", "data": "ok", "error": null})
+        );
 
         // Without --now, each request reads the system clock.
         let before = Utc::now();
@@ -1163,9 +1166,20 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
         db.store.clone().close().await.unwrap();
         let health = server.get("/health").await;
         assert_eq!(health.status, 503, "{}", health.text);
+        let body = health.json();
         assert_eq!(
-            health.json(),
-            json!({"status": "unavailable", "database": "unavailable"})
+            (&body["status"], &body["database"], &body["schema"], &body["data"]),
+            (
+                &json!("unavailable"),
+                &json!("failed"),
+                &json!("skipped"),
+                &json!("skipped")
+            ),
+            "{body}"
+        );
+        assert!(
+            body["error"].as_str().unwrap().starts_with("database: "),
+            "{body}"
         );
         for path in [
             "/api/v1/anomalies",
@@ -1189,6 +1203,95 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
             400,
             &["`severity`"],
         );
+        server.stop().await;
+    })
+    .await;
+    assert_ran_everywhere(&ran);
+}
+
+/// Asserts a `/health` answer: its status, which check failed (and that later ones were
+/// skipped), that `error` names the check and `mentions`, and that the body is the documented
+/// one.
+#[track_caller]
+fn assert_health(reply: &Reply, failed: Option<&str>, mentions: &[&str]) {
+    let body = reply.json();
+    let doc = spine_cli::server::openapi::document();
+    let documented =
+        &doc["paths"]["/health"]["get"]["responses"][reply.status.to_string()]["content"]["application/json"]["schema"];
+    validate(&doc, documented, &body, "/health");
+    let checks = ["database", "schema", "data"];
+    match failed {
+        None => {
+            assert_eq!(reply.status, 200, "{body}");
+            assert_eq!(body["status"], json!("ok"));
+            for check in checks {
+                assert_eq!(body[check], json!("ok"), "{body}");
+            }
+            assert_eq!(body["error"], Value::Null);
+        }
+        Some(failed) => {
+            assert_eq!(reply.status, 503, "{body}");
+            assert_eq!(body["status"], json!("unavailable"));
+            let at = checks.iter().position(|c| *c == failed).unwrap();
+            for (i, check) in checks.iter().enumerate() {
+                let expected = match i.cmp(&at) {
+                    std::cmp::Ordering::Less => "ok",
+                    std::cmp::Ordering::Equal => "failed",
+                    std::cmp::Ordering::Greater => "skipped",
+                };
+                assert_eq!(body[check], json!(expected), "{check}: {body}");
+            }
+            let error = body["error"].as_str().unwrap();
+            assert!(error.starts_with(&format!("{failed}: ")), "{error}");
+            for m in mentions {
+                assert!(error.contains(m), "`{error}` should mention `{m}`");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_fails_naming_the_schema_or_the_table_the_data_routes_could_not_use() {
+    use spine_store::ConnectionTrait;
+    let ran = for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let server = Server::start(db.store.clone(), Some(clock())).await;
+        let readiness = "/api/v1/readiness/finra.otc_transparency/2025-12-19";
+        assert_health(&server.get("/health").await, None, &[]);
+
+        // A newer spine migrated the database: the ping still answers, the schema is not ours.
+        conn.execute_unprepared(
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_from_a_newer_spine', 0)",
+        )
+        .await
+        .unwrap();
+        assert_health(
+            &server.get("/health").await,
+            Some("schema"),
+            &["does not know", "m29990101_000001_from_a_newer_spine"],
+        );
+        conn.execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = 'm29990101_000001_from_a_newer_spine'",
+        )
+        .await
+        .unwrap();
+        assert_health(&server.get("/health").await, None, &[]);
+
+        // A table the routes read is gone: the data routes fail, and health says so first.
+        conn.execute_unprepared("ALTER TABLE core_captures RENAME TO core_captures_moved")
+            .await
+            .unwrap();
+        assert_health(
+            &server.get("/health").await,
+            Some("data"),
+            &["core_captures"],
+        );
+        assert_error(&server.get(readiness).await, 500, &["internal error"]);
+        conn.execute_unprepared("ALTER TABLE core_captures_moved RENAME TO core_captures")
+            .await
+            .unwrap();
+        assert_health(&server.get("/health").await, None, &[]);
+        assert_eq!(server.get(readiness).await.status, 503, "not ready, answered");
         server.stop().await;
     })
     .await;

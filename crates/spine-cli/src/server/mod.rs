@@ -87,7 +87,7 @@ pub enum Endpoint {
     Anomalies,
     /// The doctor's diagnosis of a domain.
     Doctor,
-    /// Liveness and database reachability.
+    /// Whether the data routes can answer: database, schema and data checks.
     Health,
     /// Prometheus metrics.
     Metrics,
@@ -294,9 +294,11 @@ pub const ROUTES: &[Route] = &[
         endpoint: Endpoint::Health,
         path: "/health",
         operation_id: "health",
-        summary: "Liveness and database reachability.",
-        description: "200 when the database answers a cheap query within 3 seconds, 503 when \
-            it does not.",
+        summary: "Whether the data routes can answer.",
+        description: "200 when, within 3 seconds, the database answers, its schema is exactly \
+            the one this binary expects (every migration applied, none unknown) and a row of \
+            each table the routes start from can be read; 503 naming the first check that \
+            failed otherwise. Never capped as expensive: load balancers probe it.",
         params: &[],
         expensive: false,
     },

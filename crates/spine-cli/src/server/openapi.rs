@@ -187,8 +187,13 @@ fn responses(endpoint: Endpoint) -> Value {
             "500": internal(),
         }),
         Endpoint::Health => json!({
-            "200": json_response("The server and its database answer.", schema_ref("Health")),
-            "503": json_response("The database does not answer.", schema_ref("Health")),
+            "200": json_response("Every check passed.", schema_ref("Health")),
+            "503": json_response(
+                "A check failed: the database does not answer, its schema is not the one this \
+                 binary expects, or a table the routes read cannot be read. The failed check says \
+                 `failed`, later ones `skipped`, and `error` says why.",
+                schema_ref("Health"),
+            ),
             "400": bad(),
         }),
         Endpoint::Metrics => json!({
@@ -359,7 +364,26 @@ fn schemas() -> Value {
         })),
         "Health": object(json!({
             "status": one_of(&["ok", "unavailable"]),
-            "database": one_of(&["ok", "unavailable"]),
+            "database": {
+                "type": "string",
+                "enum": ["ok", "failed", "skipped"],
+                "description": "The database answers a ping.",
+            },
+            "schema": {
+                "type": "string",
+                "enum": ["ok", "failed", "skipped"],
+                "description": "Its applied migrations are exactly this binary's.",
+            },
+            "data": {
+                "type": "string",
+                "enum": ["ok", "failed", "skipped"],
+                "description": "A row of each table the routes start from can be read.",
+            },
+            "error": {
+                "type": "string",
+                "nullable": true,
+                "description": "The failed check and why; null when every check passed.",
+            },
         })),
     })
 }
