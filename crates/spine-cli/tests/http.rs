@@ -820,7 +820,9 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
             Ok(())
         }
         Some("string") => {
-            let s = value.as_str().ok_or_else(|| format!("{at}: not a string"))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| format!("{at}: not a string"))?;
             match schema.get("format").and_then(Value::as_str) {
                 Some("date-time") => DateTime::parse_from_rfc3339(s)
                     .map(|_| ())
@@ -1168,7 +1170,12 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
         assert_eq!(health.status, 503, "{}", health.text);
         let body = health.json();
         assert_eq!(
-            (&body["status"], &body["database"], &body["schema"], &body["data"]),
+            (
+                &body["status"],
+                &body["database"],
+                &body["schema"],
+                &body["data"]
+            ),
             (
                 &json!("unavailable"),
                 &json!("failed"),
@@ -1216,8 +1223,8 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
 fn assert_health(reply: &Reply, failed: Option<&str>, mentions: &[&str]) {
     let body = reply.json();
     let doc = spine_cli::server::openapi::document();
-    let documented =
-        &doc["paths"]["/health"]["get"]["responses"][reply.status.to_string()]["content"]["application/json"]["schema"];
+    let documented = &doc["paths"]["/health"]["get"]["responses"][reply.status.to_string()]["content"]
+        ["application/json"]["schema"];
     validate(&doc, documented, &body, "/health");
     let checks = ["database", "schema", "data"];
     match failed {

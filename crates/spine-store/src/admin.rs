@@ -98,9 +98,11 @@ pub const PROBED_TABLES: &[&str] = &["core_captures", "core_anomalies", "core_da
 /// for this database user or lacks a column. A reachable database (`ping`) proves none of that.
 pub async fn probe_data(store: &Store) -> Result<(), ProbeFailure> {
     let conn = store.conn();
-    let fail = |table: &'static str| move |e: sea_orm::DbErr| ProbeFailure {
-        table,
-        source: e.into(),
+    let fail = |table: &'static str| {
+        move |e: sea_orm::DbErr| ProbeFailure {
+            table,
+            source: e.into(),
+        }
     };
     core_captures::Entity::find()
         .limit(1)

@@ -14,7 +14,10 @@ use crate::server::{AppState, serve};
 /// and serves until Ctrl-C (or SIGTERM), letting in-flight requests finish.
 pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Usage errors first, before anything is opened or bound.
-    let config = match args.exposure_error().map_or_else(|| args.server_config(), Err) {
+    let config = match args
+        .exposure_error()
+        .map_or_else(|| args.server_config(), Err)
+    {
         Ok(config) => config,
         Err(message) => return Ok(usage_error(&message)),
     };

@@ -113,7 +113,7 @@ impl AllowedHosts {
     /// without a port) names an allowed host. Anything malformed, or with user information,
     /// is not.
     pub fn allows(&self, authority: &str) -> bool {
-        host_of(authority).is_some_and(|host| self.names.iter().any(|n| *n == host))
+        host_of(authority).is_some_and(|host| self.names.contains(&host))
     }
 }
 

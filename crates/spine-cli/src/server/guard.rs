@@ -97,11 +97,15 @@ pub(super) async fn check_host(
     match refusal {
         None => next.run(request).await,
         Some((status, message)) => {
-            let host = headers.first().map(|h| String::from_utf8_lossy(h.as_bytes()));
+            // Debug-quoted: the value is the client's, and may hold anything but a line break.
+            let host = headers
+                .first()
+                .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+                .unwrap_or_default();
             tracing::warn!(
                 %peer,
                 method = %request.method(),
-                path = request.uri().path(),
+                path = %request.uri().path(),
                 host = ?host,
                 "refused a request ({}): {message}",
                 status.as_u16()
@@ -123,7 +127,13 @@ pub(super) struct Refusals {
 
 impl Refusals {
     /// The answer to `error` from the layers below.
-    pub(super) fn answer(self, method: &Method, uri: &Uri, peer: Peer, error: BoxError) -> Response {
+    pub(super) fn answer(
+        self,
+        method: &Method,
+        uri: &Uri,
+        peer: Peer,
+        error: BoxError,
+    ) -> Response {
         let (message, retry_after, reason) = if error.is::<tower::timeout::error::Elapsed>() {
             (
                 format!(
@@ -149,7 +159,7 @@ impl Refusals {
                 ),
             )
         } else {
-            tracing::error!(%peer, %method, path = uri.path(), "request failed: {error}");
+            tracing::error!(%peer, %method, path = %uri.path(), "request failed: {error}");
             return error_body(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error; the server log has the details",
@@ -158,7 +168,7 @@ impl Refusals {
         tracing::warn!(
             %peer,
             %method,
-            path = uri.path(),
+            path = %uri.path(),
             "refused a request (503): {reason}"
         );
         retry_later(StatusCode::SERVICE_UNAVAILABLE, &message, retry_after)

@@ -146,7 +146,10 @@ async fn health_checks(state: &AppState, running: &AtomicUsize) -> Result<(), (u
     running.store(0, Ordering::Relaxed);
     if let Err(e) = store.conn().ping().await {
         tracing::warn!("health: the database did not answer: {e}");
-        return Err((0, "the database did not answer; the server log has the details".into()));
+        return Err((
+            0,
+            "the database did not answer; the server log has the details".into(),
+        ));
     }
     running.store(1, Ordering::Relaxed);
     match spine_store::admin::schema_drift(store).await {
@@ -221,7 +224,11 @@ pub(super) async fn health(State(state): State<AppState>, raw: RawParams) -> Res
     let mut body = serde_json::Map::new();
     body.insert(
         "status".into(),
-        json!(if failed_at.is_none() { "ok" } else { "unavailable" }),
+        json!(if failed_at.is_none() {
+            "ok"
+        } else {
+            "unavailable"
+        }),
     );
     for (i, name) in HEALTH_CHECKS.iter().enumerate() {
         let check = match failed_at {
@@ -231,7 +238,9 @@ pub(super) async fn health(State(state): State<AppState>, raw: RawParams) -> Res
         };
         body.insert((*name).into(), json!(check.as_str()));
     }
-    let error = outcome.err().map(|(i, message)| format!("{}: {message}", HEALTH_CHECKS[i]));
+    let error = outcome
+        .err()
+        .map(|(i, message)| format!("{}: {message}", HEALTH_CHECKS[i]));
     body.insert("error".into(), json!(error));
     let status = if failed_at.is_none() {
         StatusCode::OK

@@ -346,7 +346,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             // turns "no permit" into an immediate error instead of a wait.
             method_router = method_router.route_layer(
                 ServiceBuilder::new()
-                    .layer(HandleErrorLayer::new(on_refusal.clone()))
+                    .layer(HandleErrorLayer::new(on_refusal))
                     .layer(tower::load_shed::LoadShedLayer::new())
                     .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
                         expensive.clone(),
