@@ -369,7 +369,7 @@ async fn past_max_expensive_a_doctor_request_is_refused_at_once_and_not_queued()
         503,
         Some("1"),
         "/api/v1/doctor/{domain}",
-        &["1 expensive requests", "retry later"],
+        &["limit of 1 expensive requests", "retry later"],
     );
     let metrics = server.get("/metrics").await;
     assert_refusal(&metrics, 503, Some("1"), "/metrics", &["expensive"]);

@@ -149,12 +149,12 @@ impl Refusals {
         } else if error.is::<tower::load_shed::error::Overloaded>() {
             (
                 format!(
-                    "the server is already answering {} expensive requests; retry later",
+                    "the server is at its limit of {} expensive requests at once; retry later",
                     self.max_expensive
                 ),
                 RETRY_AFTER_BUSY_SECS,
                 format!(
-                    "{} expensive requests were running (--max-expensive)",
+                    "the cap of {} expensive requests at once was reached (--max-expensive)",
                     self.max_expensive
                 ),
             )
