@@ -11,6 +11,7 @@ use spine_model::{
 };
 
 use crate::output::Format;
+use crate::server;
 
 /// Market Spine: FINRA OTC Transparency analytics that say whether a week can be trusted.
 #[derive(Debug, Parser)]
@@ -117,7 +118,7 @@ pub enum Command {
     Report(ReportCommand),
     /// Serve the read-only readiness HTTP API (loopback unless told otherwise).
     #[command(
-        after_help = "Examples:\n  spine serve\n  spine serve --bind 127.0.0.1:9090\n  curl -s localhost:8080/api/v1/readiness/finra.otc_transparency/2025-12-19?ready_for=trading"
+        after_help = "Examples:\n  spine serve\n  spine serve --bind 127.0.0.1:9090 --max-expensive 2\n  spine serve --bind 0.0.0.0:8080 --public --allow-host spine.internal.example\n  curl -s localhost:8080/api/v1/readiness/finra.otc_transparency/2025-12-19?ready_for=trading\n\nThe timeouts and caps are described in docs/OPERATIONS.md (\"Exposing the API\")."
     )]
     Serve(ServeArgs),
     /// Print a shell completion script.
@@ -594,9 +595,88 @@ pub enum ReportCommand {
 /// Arguments of `spine serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Loopback by default: exposing it is a deliberate choice.
+    /// Address to listen on. Loopback by default: a non-loopback address needs --public.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: std::net::SocketAddr,
+    /// Allow --bind on a non-loopback address, reachable from the network. Needs at least one
+    /// --allow-host: a public server must say which names it answers to.
+    #[arg(long, requires = "allow_host")]
+    pub public: bool,
+    /// Also answer requests for this host name or IP address, any port (repeatable). Without
+    /// it only localhost, 127.0.0.1 and [::1] are answered; any other Host header gets 421,
+    /// which defeats DNS rebinding (a web page reading the API under its own name).
+    #[arg(long = "allow-host", value_name = "NAME", value_parser = crate::server::parse_host_name)]
+    pub allow_host: Vec<String>,
+    /// Seconds a client has to send a request's line and headers (from connecting, or from the
+    /// first byte of a later request); a client that trickles them (slow-loris) is cut off.
+    #[arg(long, value_name = "SECONDS", default_value_t = server::DEFAULT_HEADER_TIMEOUT_SECS, value_parser = seconds)]
+    pub header_timeout: u64,
+    /// Seconds a request body may take to arrive. No route reads one (the API is GET only);
+    /// an unread body is discarded once the answer is sent.
+    #[arg(long, value_name = "SECONDS", default_value_t = server::DEFAULT_BODY_TIMEOUT_SECS, value_parser = seconds)]
+    pub body_timeout: u64,
+    /// Seconds a keep-alive connection may stay open with nothing sent or received before the
+    /// server closes it, freeing its slot of --max-connections.
+    #[arg(long, value_name = "SECONDS", default_value_t = server::DEFAULT_IDLE_TIMEOUT_SECS, value_parser = seconds)]
+    pub idle_timeout: u64,
+    /// Seconds a request may run before it is answered 503 with a JSON error and Retry-After
+    /// (its work is abandoned; the API only reads).
+    #[arg(long, value_name = "SECONDS", default_value_t = server::DEFAULT_REQUEST_TIMEOUT_SECS, value_parser = seconds)]
+    pub request_timeout: u64,
+    /// Connections served at once; a connection beyond it is answered 503 with Retry-After and
+    /// closed, never queued.
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = count)]
+    pub max_connections: usize,
+    /// Expensive requests (doctor, metrics, the anomaly list) answered at once; beyond it they
+    /// are answered 503 with Retry-After immediately instead of queueing.
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_EXPENSIVE, value_parser = count)]
+    pub max_expensive: usize,
+}
+
+impl ServeArgs {
+    /// The usage error of binding a non-loopback address without `--public`, if that is what
+    /// was asked: exposing the API is a deliberate choice, not a typo in `--bind`.
+    pub fn exposure_error(&self) -> Option<String> {
+        (!self.bind.ip().is_loopback() && !self.public).then(|| {
+            format!(
+                "--bind {} is not a loopback address: the API would be reachable from the \
+                 network; add --public (with --allow-host NAME for each name clients use) if \
+                 that is intended",
+                self.bind
+            )
+        })
+    }
+
+    /// The server's limits from these flags.
+    pub fn server_config(&self) -> Result<server::ServerConfig, String> {
+        use std::time::Duration;
+        Ok(server::ServerConfig {
+            header_timeout: Duration::from_secs(self.header_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout),
+            max_connections: self.max_connections,
+            max_expensive: self.max_expensive,
+            allowed_hosts: server::AllowedHosts::with(&self.allow_host)?,
+        })
+    }
+}
+
+/// A timeout in whole seconds, 1 to 3600: zero would refuse everything, and a limit of hours
+/// is no limit.
+fn seconds(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=3600).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a number of seconds from 1 to 3600")),
+    }
+}
+
+/// A cap, 1 to 65,536.
+fn count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=65_536).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number from 1 to 65536")),
+    }
 }
 
 fn parse_dependency_type(s: &str) -> Result<DependencyType, String> {

@@ -2,6 +2,7 @@
 //! code (0 success, 1 runtime error with a one-line cause on stderr, 2 usage error, 3 not ready,
 //! 130/143 stopped by SIGINT/SIGTERM at a stage boundary); see `spine_cli::errors`.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -45,6 +46,12 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Log lines written to a file or a pipe (a service manager's journal, `2> serve.log`) are
+        // plain text: colour codes only on a terminal, and never with NO_COLOR.
+        .with_ansi(spine_cli::output::use_colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .init();
     let format = cli.global.format;
     match spine_cli::commands::run(cli).await {

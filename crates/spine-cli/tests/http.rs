@@ -9,7 +9,7 @@ mod common;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
-use spine_cli::server::{AppState, Endpoint, Location, ParamKind, ROUTES, serve};
+use spine_cli::server::{AppState, Endpoint, Location, ParamKind, ROUTES, ServerConfig, serve};
 use spine_engine::RunContext;
 use spine_engine::capture::{self, FetchedInput};
 use spine_engine::readiness::{certify, evaluate_only};
@@ -62,6 +62,14 @@ impl Reply {
 
 impl Server {
     async fn start(store: Store, fixed_now: Option<DateTime<Utc>>) -> Server {
+        Server::start_with(store, fixed_now, ServerConfig::default()).await
+    }
+
+    async fn start_with(
+        store: Store,
+        fixed_now: Option<DateTime<Utc>>,
+        config: ServerConfig,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         assert!(addr.ip().is_loopback());
@@ -69,6 +77,7 @@ impl Server {
         let task = tokio::spawn(serve(
             listener,
             AppState::new(common::engine(&store), fixed_now),
+            config,
             async move {
                 stopped.await.ok();
             },
@@ -734,73 +743,100 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 }
 
 /// Validates `value` against an OpenAPI 3.0 schema (the subset the document uses).
+#[track_caller]
 fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Err(e) = conforms(doc, schema, value, at) {
+        panic!("{e}");
+    }
+}
+
+/// Whether `value` conforms to `schema`, or the first reason it does not.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     let schema = resolve(doc, schema);
+    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+        let errors: Vec<String> = options
+            .iter()
+            .filter_map(|option| conforms(doc, option, value, at).err())
+            .collect();
+        return match options.len() - errors.len() {
+            1 => Ok(()),
+            0 => Err(format!("{at}: matches none of oneOf: {errors:?}")),
+            n => Err(format!("{at}: matches {n} schemas of oneOf, not one")),
+        };
+    }
     if value.is_null() {
-        assert!(
-            schema["nullable"] == json!(true) || schema.get("type").is_none(),
-            "{at}: null where the schema is not nullable"
-        );
-        return;
+        return if schema["nullable"] == json!(true) || schema.get("type").is_none() {
+            Ok(())
+        } else {
+            Err(format!("{at}: null where the schema is not nullable"))
+        };
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        assert!(
-            allowed.contains(value),
-            "{at}: {value} is not one of {allowed:?}"
-        );
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
     }
+    let expect = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{at}: not {what}"))
+        }
+    };
     match schema.get("type").and_then(Value::as_str) {
-        None => {}
+        None => Ok(()),
         Some("object") => {
             let object = value
                 .as_object()
-                .unwrap_or_else(|| panic!("{at}: not an object"));
+                .ok_or_else(|| format!("{at}: not an object"))?;
             for required in schema["required"].as_array().into_iter().flatten() {
                 let key = required.as_str().unwrap();
-                assert!(object.contains_key(key), "{at}: missing `{key}`");
+                if !object.contains_key(key) {
+                    return Err(format!("{at}: missing `{key}`"));
+                }
             }
             for (key, v) in object {
                 let path = format!("{at}.{key}");
                 match schema["properties"].get(key) {
-                    Some(property) => validate(doc, property, v, &path),
+                    Some(property) => conforms(doc, property, v, &path)?,
                     None => match schema.get("additionalProperties") {
-                        Some(extra) if extra.is_object() => validate(doc, extra, v, &path),
+                        Some(extra) if extra.is_object() => conforms(doc, extra, v, &path)?,
                         Some(Value::Bool(true)) => {}
                         // Stricter than OpenAPI's default on purpose: a field the server
                         // writes but the document does not describe is drift.
-                        _ => panic!("{path}: not in the documented schema"),
+                        _ => return Err(format!("{path}: not in the documented schema")),
                     },
                 }
             }
+            Ok(())
         }
         Some("array") => {
             let items = value
                 .as_array()
-                .unwrap_or_else(|| panic!("{at}: not an array"));
+                .ok_or_else(|| format!("{at}: not an array"))?;
             for (i, item) in items.iter().enumerate() {
-                validate(doc, &schema["items"], item, &format!("{at}[{i}]"));
+                conforms(doc, &schema["items"], item, &format!("{at}[{i}]"))?;
             }
+            Ok(())
         }
         Some("string") => {
             let s = value
                 .as_str()
-                .unwrap_or_else(|| panic!("{at}: not a string"));
+                .ok_or_else(|| format!("{at}: not a string"))?;
             match schema.get("format").and_then(Value::as_str) {
-                Some("date-time") => {
-                    DateTime::parse_from_rfc3339(s)
-                        .unwrap_or_else(|e| panic!("{at}: `{s}` is not a date-time: {e}"));
-                }
-                Some("date") => {
-                    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                        .unwrap_or_else(|e| panic!("{at}: `{s}` is not a date: {e}"));
-                }
-                _ => {}
+                Some("date-time") => DateTime::parse_from_rfc3339(s)
+                    .map(|_| ())
+                    .map_err(|e| format!("{at}: `{s}` is not a date-time: {e}")),
+                Some("date") => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map(|_| ())
+                    .map_err(|e| format!("{at}: `{s}` is not a date: {e}")),
+                _ => Ok(()),
             }
         }
-        Some("integer") => assert!(value.is_i64() || value.is_u64(), "{at}: not an integer"),
-        Some("number") => assert!(value.is_number(), "{at}: not a number"),
-        Some("boolean") => assert!(value.is_boolean(), "{at}: not a boolean"),
-        Some(other) => panic!("{at}: the validator does not know type {other}"),
+        Some("integer") => expect(value.is_i64() || value.is_u64(), "an integer"),
+        Some("number") => expect(value.is_number(), "a number"),
+        Some("boolean") => expect(value.is_boolean(), "a boolean"),
+        Some(other) => Err(format!("{at}: the validator does not know type {other}")),
     }
 }
 
@@ -1110,7 +1146,10 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
         let server = Server::start(db.store.clone(), None).await;
         let health = server.get("/health").await;
         assert_eq!(health.status, 200, "{}", health.text);
-        assert_eq!(health.json(), json!({"status": "ok", "database": "ok"}));
+        assert_eq!(
+            health.json(),
+            json!({"status": "ok", "database": "ok", "schema": "ok", "data": "ok", "error": null})
+        );
 
         // Without --now, each request reads the system clock.
         let before = Utc::now();
@@ -1129,9 +1168,25 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
         db.store.clone().close().await.unwrap();
         let health = server.get("/health").await;
         assert_eq!(health.status, 503, "{}", health.text);
+        let body = health.json();
         assert_eq!(
-            health.json(),
-            json!({"status": "unavailable", "database": "unavailable"})
+            (
+                &body["status"],
+                &body["database"],
+                &body["schema"],
+                &body["data"]
+            ),
+            (
+                &json!("unavailable"),
+                &json!("failed"),
+                &json!("skipped"),
+                &json!("skipped")
+            ),
+            "{body}"
+        );
+        assert!(
+            body["error"].as_str().unwrap().starts_with("database: "),
+            "{body}"
         );
         for path in [
             "/api/v1/anomalies",
@@ -1155,6 +1210,95 @@ async fn health_follows_the_database_and_failures_do_not_leak_it() {
             400,
             &["`severity`"],
         );
+        server.stop().await;
+    })
+    .await;
+    assert_ran_everywhere(&ran);
+}
+
+/// Asserts a `/health` answer: its status, which check failed (and that later ones were
+/// skipped), that `error` names the check and `mentions`, and that the body is the documented
+/// one.
+#[track_caller]
+fn assert_health(reply: &Reply, failed: Option<&str>, mentions: &[&str]) {
+    let body = reply.json();
+    let doc = spine_cli::server::openapi::document();
+    let documented = &doc["paths"]["/health"]["get"]["responses"][reply.status.to_string()]["content"]
+        ["application/json"]["schema"];
+    validate(&doc, documented, &body, "/health");
+    let checks = ["database", "schema", "data"];
+    match failed {
+        None => {
+            assert_eq!(reply.status, 200, "{body}");
+            assert_eq!(body["status"], json!("ok"));
+            for check in checks {
+                assert_eq!(body[check], json!("ok"), "{body}");
+            }
+            assert_eq!(body["error"], Value::Null);
+        }
+        Some(failed) => {
+            assert_eq!(reply.status, 503, "{body}");
+            assert_eq!(body["status"], json!("unavailable"));
+            let at = checks.iter().position(|c| *c == failed).unwrap();
+            for (i, check) in checks.iter().enumerate() {
+                let expected = match i.cmp(&at) {
+                    std::cmp::Ordering::Less => "ok",
+                    std::cmp::Ordering::Equal => "failed",
+                    std::cmp::Ordering::Greater => "skipped",
+                };
+                assert_eq!(body[check], json!(expected), "{check}: {body}");
+            }
+            let error = body["error"].as_str().unwrap();
+            assert!(error.starts_with(&format!("{failed}: ")), "{error}");
+            for m in mentions {
+                assert!(error.contains(m), "`{error}` should mention `{m}`");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_fails_naming_the_schema_or_the_table_the_data_routes_could_not_use() {
+    use spine_store::ConnectionTrait;
+    let ran = for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let server = Server::start(db.store.clone(), Some(clock())).await;
+        let readiness = "/api/v1/readiness/finra.otc_transparency/2025-12-19";
+        assert_health(&server.get("/health").await, None, &[]);
+
+        // A newer spine migrated the database: the ping still answers, the schema is not ours.
+        conn.execute_unprepared(
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_from_a_newer_spine', 0)",
+        )
+        .await
+        .unwrap();
+        assert_health(
+            &server.get("/health").await,
+            Some("schema"),
+            &["does not know", "m29990101_000001_from_a_newer_spine"],
+        );
+        conn.execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = 'm29990101_000001_from_a_newer_spine'",
+        )
+        .await
+        .unwrap();
+        assert_health(&server.get("/health").await, None, &[]);
+
+        // A table the routes read is gone: the data routes fail, and health says so first.
+        conn.execute_unprepared("ALTER TABLE core_captures RENAME TO core_captures_moved")
+            .await
+            .unwrap();
+        assert_health(
+            &server.get("/health").await,
+            Some("data"),
+            &["core_captures"],
+        );
+        assert_error(&server.get(readiness).await, 500, &["internal error"]);
+        conn.execute_unprepared("ALTER TABLE core_captures_moved RENAME TO core_captures")
+            .await
+            .unwrap();
+        assert_health(&server.get("/health").await, None, &[]);
+        assert_eq!(server.get(readiness).await.status, 503, "not ready, answered");
         server.stop().await;
     })
     .await;

@@ -3,8 +3,10 @@
 //! scratch PostgreSQL database. Here rather than in the tools so that only this crate (and
 //! `migration`) ever speaks SQL.
 
+use migration::sea_orm_migration::seaql_migrations;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, QuerySelect};
+use spine_model::entities::{core_anomalies, core_captures, core_data_readiness};
 
 use crate::{Store, StoreError, StoreResult, redact_url};
 
@@ -28,6 +30,96 @@ pub async fn status(store: &Store) -> StoreResult<Vec<MigrationState>> {
             applied: m.status() == MigrationStatus::Applied,
         })
         .collect())
+}
+
+/// How a database's schema compares with the migrations this binary was built with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaDrift {
+    /// Migrations this binary has that the database has not applied (it was rolled back, or
+    /// nothing migrated it since this binary was built): queries may name missing columns.
+    pub pending: Vec<String>,
+    /// Migrations the database has applied that this binary does not know (a newer `spine`
+    /// migrated it): queries may read tables whose meaning has changed.
+    pub unknown: Vec<String>,
+}
+
+impl SchemaDrift {
+    /// True when the database has exactly this binary's migrations.
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.unknown.is_empty()
+    }
+}
+
+/// Compares the applied migrations with this binary's, naming both kinds of difference.
+///
+/// [`status`] cannot say this: it fails outright on a migration it does not know, which a
+/// health check must report by name rather than as a database error. Reads only.
+pub async fn schema_drift(store: &Store) -> StoreResult<SchemaDrift> {
+    let applied: Vec<String> = seaql_migrations::Entity::find()
+        .all(store.conn())
+        .await?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    Ok(SchemaDrift {
+        pending: known
+            .iter()
+            .filter(|k| !applied.contains(k))
+            .cloned()
+            .collect(),
+        unknown: applied
+            .iter()
+            .filter(|a| !known.contains(a))
+            .cloned()
+            .collect(),
+    })
+}
+
+/// A data table that [`probe_data`] could not read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read `{table}`: {source}")]
+pub struct ProbeFailure {
+    /// The table.
+    pub table: &'static str,
+    /// Why.
+    #[source]
+    pub source: StoreError,
+}
+
+/// The tables every read of the HTTP API starts from, in the order [`probe_data`] reads them.
+pub const PROBED_TABLES: &[&str] = &["core_captures", "core_anomalies", "core_data_readiness"];
+
+/// Reads at most one row of each of [`PROBED_TABLES`] with every column this binary maps: a
+/// cheap query that fails, as the real ones would, when a table is missing, renamed, unreadable
+/// for this database user or lacks a column. A reachable database (`ping`) proves none of that.
+pub async fn probe_data(store: &Store) -> Result<(), ProbeFailure> {
+    let conn = store.conn();
+    let fail = |table: &'static str| {
+        move |e: sea_orm::DbErr| ProbeFailure {
+            table,
+            source: e.into(),
+        }
+    };
+    core_captures::Entity::find()
+        .limit(1)
+        .all(conn)
+        .await
+        .map_err(fail(PROBED_TABLES[0]))?;
+    core_anomalies::Entity::find()
+        .limit(1)
+        .all(conn)
+        .await
+        .map_err(fail(PROBED_TABLES[1]))?;
+    core_data_readiness::Entity::find()
+        .limit(1)
+        .all(conn)
+        .await
+        .map_err(fail(PROBED_TABLES[2]))?;
+    Ok(())
 }
 
 /// Applies every pending migration; returns the names applied.

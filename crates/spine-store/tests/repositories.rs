@@ -1160,3 +1160,47 @@ async fn record_once_keeps_one_open_anomaly_per_partition_and_cause() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn schema_drift_and_the_data_probe_name_what_the_api_could_not_read() {
+    use spine_store::ConnectionTrait;
+    use spine_store::admin::{self, PROBED_TABLES};
+    let ran = for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let drift = admin::schema_drift(&db.store).await.unwrap();
+        assert!(drift.is_current(), "{}: {drift:?}", db.backend);
+        admin::probe_data(&db.store).await.unwrap();
+
+        // A newer binary's migration, and one of ours rolled back.
+        conn.execute_unprepared(
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
+        )
+        .await
+        .unwrap();
+        conn.execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = 'm20260103_000001_finra_rows_by_line'",
+        )
+        .await
+        .unwrap();
+        let drift = admin::schema_drift(&db.store).await.unwrap();
+        assert_eq!(drift.unknown, ["m29990101_000001_future"], "{}", db.backend);
+        assert_eq!(drift.pending, ["m20260103_000001_finra_rows_by_line"]);
+        assert!(!drift.is_current());
+
+        // Each probed table, unreadable in turn, is named.
+        for table in PROBED_TABLES {
+            conn.execute_unprepared(&format!("ALTER TABLE {table} RENAME TO {table}_gone"))
+                .await
+                .unwrap();
+            let failure = admin::probe_data(&db.store).await.unwrap_err();
+            assert_eq!(failure.table, *table, "{}", db.backend);
+            assert!(failure.to_string().contains(table), "{failure}");
+            conn.execute_unprepared(&format!("ALTER TABLE {table}_gone RENAME TO {table}"))
+                .await
+                .unwrap();
+        }
+        admin::probe_data(&db.store).await.unwrap();
+    })
+    .await;
+    assert!(ran.contains(&"sqlite"));
+}

@@ -4,13 +4,23 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::cli::ServeArgs;
+use clap::CommandFactory as _;
+
+use crate::cli::{Cli, ServeArgs};
 use crate::commands::Context;
 use crate::server::{AppState, serve};
 
-/// Runs `spine serve`: opens (and migrates) the database, binds `--bind`, and serves until
-/// Ctrl-C (or SIGTERM), letting in-flight requests finish.
+/// Runs `spine serve`: checks the flags, opens (and migrates) the database, binds `--bind`,
+/// and serves until Ctrl-C (or SIGTERM), letting in-flight requests finish.
 pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Usage errors first, before anything is opened or bound.
+    let config = match args
+        .exposure_error()
+        .map_or_else(|| args.server_config(), Err)
+    {
+        Ok(config) => config,
+        Err(message) => return Ok(usage_error(&message)),
+    };
     let engine = ctx.open_engine().await?;
     let store = engine.store().clone();
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -28,7 +38,8 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let fixed_now = ctx.clock.is_fixed().then(|| ctx.clock.now());
     if !addr.ip().is_loopback() {
         eprintln!(
-            "spine serve: warning: {addr} is not a loopback address; the API is reachable from the network"
+            "spine serve: warning: --public: {addr} is not a loopback address; the API is reachable from the network and answers to {}",
+            config.allowed_hosts.names().join(", ")
         );
     }
     eprintln!(
@@ -37,6 +48,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     serve(
         listener,
         AppState::new(engine.clone(), fixed_now),
+        config,
         shutdown_signal(),
     )
     .await
@@ -44,6 +56,18 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     eprintln!("spine serve: stopped");
     store.close().await.ok();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `message` as clap prints a usage error of `spine serve` and returns its exit code (2).
+fn usage_error(message: &str) -> ExitCode {
+    let mut command = Cli::command();
+    command.build();
+    let serve = command
+        .find_subcommand_mut("serve")
+        .expect("`spine serve` is a subcommand");
+    let error = serve.error(clap::error::ErrorKind::ArgumentConflict, message);
+    let _ = error.print();
+    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
 }
 
 /// Completes on Ctrl-C, or on SIGTERM where there is one (how service managers stop servers).

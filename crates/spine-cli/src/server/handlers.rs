@@ -1,6 +1,7 @@
 //! The handlers: parse and validate every parameter first (400), then check the domain exists
 //! (404), then answer from the same read-only code the CLI uses.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -115,31 +116,138 @@ pub(super) async fn doctor(
     Ok((status, Json(report)).into_response())
 }
 
-/// `GET /health`.
+/// One check of `/health`: `ok`, `failed`, or `skipped` (an earlier check failed, so this one
+/// would say nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl Check {
+    fn as_str(self) -> &'static str {
+        match self {
+            Check::Ok => "ok",
+            Check::Failed => "failed",
+            Check::Skipped => "skipped",
+        }
+    }
+}
+
+/// The names of the checks of `/health`, in the order they run.
+pub(super) const HEALTH_CHECKS: &[&str] = &["database", "schema", "data"];
+
+/// Runs the checks in order, stopping at the first failure: the check's index and the
+/// message for the caller (details go to the log). `running` says which check is under way, so
+/// a timeout can be blamed on it.
+async fn health_checks(state: &AppState, running: &AtomicUsize) -> Result<(), (usize, String)> {
+    let store = &state.store;
+    running.store(0, Ordering::Relaxed);
+    if let Err(e) = store.conn().ping().await {
+        tracing::warn!("health: the database did not answer: {e}");
+        return Err((
+            0,
+            "the database did not answer; the server log has the details".into(),
+        ));
+    }
+    running.store(1, Ordering::Relaxed);
+    match spine_store::admin::schema_drift(store).await {
+        Ok(drift) if drift.is_current() => {}
+        Ok(drift) => {
+            let mut problems = Vec::new();
+            if !drift.unknown.is_empty() {
+                problems.push(format!(
+                    "the database has migrations this binary does not know (a newer spine \
+                     migrated it; upgrade this server): {}",
+                    drift.unknown.join(", ")
+                ));
+            }
+            if !drift.pending.is_empty() {
+                problems.push(format!(
+                    "the database lacks migrations this binary needs (run `spine db migrate`): {}",
+                    drift.pending.join(", ")
+                ));
+            }
+            let message = problems.join("; ");
+            tracing::warn!("health: {message}");
+            return Err((1, message));
+        }
+        Err(e) => {
+            tracing::warn!("health: cannot read the applied migrations: {e}");
+            return Err((
+                1,
+                "cannot read the applied migrations; the server log has the details".into(),
+            ));
+        }
+    }
+    running.store(2, Ordering::Relaxed);
+    if let Err(failure) = spine_store::admin::probe_data(store).await {
+        tracing::warn!("health: {failure}");
+        return Err((
+            2,
+            format!(
+                "cannot read `{}`; the server log has the details",
+                failure.table
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /health`: 200 when the data routes can answer, 503 naming the first check that failed.
+///
+/// "The database answers" is not enough: a database migrated by a newer `spine`, rolled back,
+/// or missing a table answers a ping while every data route fails. So the schema must be the
+/// one this binary was built with and a real read of the tables the routes start from must
+/// succeed. Bounded by [`HEALTH_TIMEOUT`] as a whole: a hung check reads as a failure of that
+/// check.
 pub(super) async fn health(State(state): State<AppState>, raw: RawParams) -> Response {
     if let Err(e) = raw.check(Endpoint::Health) {
         return e.into_response();
     }
-    match tokio::time::timeout(HEALTH_TIMEOUT, state.store.conn().ping()).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(json!({"status": "ok", "database": "ok"})),
-        )
-            .into_response(),
-        outcome => {
-            match outcome {
-                Ok(Err(e)) => tracing::warn!("health: the database did not answer: {e}"),
-                _ => {
-                    tracing::warn!("health: the database did not answer within {HEALTH_TIMEOUT:?}")
-                }
-            }
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": "unavailable"})),
-            )
-                .into_response()
-        }
+    let running = AtomicUsize::new(0);
+    let outcome = tokio::time::timeout(HEALTH_TIMEOUT, health_checks(&state, &running))
+        .await
+        .unwrap_or_else(|_| {
+            let check = running.load(Ordering::Relaxed);
+            tracing::warn!(
+                "health: the {} check did not finish within {HEALTH_TIMEOUT:?}",
+                HEALTH_CHECKS[check]
+            );
+            Err((
+                check,
+                format!("no answer within {} s", HEALTH_TIMEOUT.as_secs()),
+            ))
+        });
+    let failed_at = outcome.as_ref().err().map(|(i, _)| *i);
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "status".into(),
+        json!(if failed_at.is_none() {
+            "ok"
+        } else {
+            "unavailable"
+        }),
+    );
+    for (i, name) in HEALTH_CHECKS.iter().enumerate() {
+        let check = match failed_at {
+            Some(f) if i == f => Check::Failed,
+            Some(f) if i > f => Check::Skipped,
+            _ => Check::Ok,
+        };
+        body.insert((*name).into(), json!(check.as_str()));
     }
+    let error = outcome
+        .err()
+        .map(|(i, message)| format!("{}: {message}", HEALTH_CHECKS[i]));
+    body.insert("error".into(), json!(error));
+    let status = if failed_at.is_none() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(Value::Object(body))).into_response()
 }
 
 /// `GET /metrics`.

@@ -10,23 +10,42 @@
 //! OpenAPI document ([`openapi::document`]), and the parameters a route accepts are parsed from
 //! the same declarations ([`Param`]). A route cannot be served without being documented; the
 //! HTTP tests check the other direction (every documented path answers).
+//!
+//! The server protects itself and its host ([`ServerConfig`]): timeouts on request heads, idle
+//! connections and requests, a cap on connections and a smaller one on expensive requests
+//! (refused at once with 503 and `Retry-After`, never queued), and a Host allowlist against DNS
+//! rebinding (421). `transport` runs the connections; `guard` refuses requests.
 
+mod config;
 mod error;
+mod guard;
 mod handlers;
 mod metrics;
 pub mod openapi;
 mod params;
+mod transport;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::http::{Method, Uri};
 use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
 use spine_engine::Engine;
 use spine_model::{Category, ReadyFor, Severity, Tier};
 use spine_store::Store;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::{BoxError, ServiceBuilder};
 
+pub use config::{
+    AllowedHosts, DEFAULT_BODY_TIMEOUT_SECS, DEFAULT_HEADER_TIMEOUT_SECS,
+    DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_EXPENSIVE,
+    DEFAULT_REQUEST_TIMEOUT_SECS, LOOPBACK_HOSTS, RETRY_AFTER_BUSY_SECS, RETRY_AFTER_TIMEOUT_SECS,
+    ServerConfig, parse_host_name,
+};
 pub use error::ApiError;
 pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, escape_label};
 pub use params::{Location, Param, ParamKind, RawParams, parse_friday};
@@ -68,7 +87,7 @@ pub enum Endpoint {
     Anomalies,
     /// The doctor's diagnosis of a domain.
     Doctor,
-    /// Liveness and database reachability.
+    /// Whether the data routes can answer: database, schema and data checks.
     Health,
     /// Prometheus metrics.
     Metrics,
@@ -114,6 +133,10 @@ pub struct Route {
     pub description: &'static str,
     /// The parameters it accepts (path and query).
     pub params: &'static [Param],
+    /// Whether answering it can cost much more than one indexed read (it scans or repeats
+    /// queries): such requests share the `--max-expensive` cap, past which they are refused
+    /// with 503 at once.
+    pub expensive: bool,
 }
 
 impl Route {
@@ -188,6 +211,7 @@ pub const ROUTES: &[Route] = &[
                 description: "One tier; without it the week-level partition covers every tier.",
             },
         ],
+        expensive: false,
     },
     Route {
         endpoint: Endpoint::Anomalies,
@@ -243,6 +267,7 @@ pub const ROUTES: &[Route] = &[
                 description: "Only this category.",
             },
         ],
+        expensive: true,
     },
     Route {
         endpoint: Endpoint::Doctor,
@@ -263,15 +288,19 @@ pub const ROUTES: &[Route] = &[
                 description: "How many of the most recent fully due weeks to examine (besides the newer, partly due ones).",
             },
         ],
+        expensive: true,
     },
     Route {
         endpoint: Endpoint::Health,
         path: "/health",
         operation_id: "health",
-        summary: "Liveness and database reachability.",
-        description: "200 when the database answers a cheap query within 3 seconds, 503 when \
-            it does not.",
+        summary: "Whether the data routes can answer.",
+        description: "200 when, within 3 seconds, the database answers, its schema is exactly \
+            the one this binary expects (every migration applied, none unknown) and a row of \
+            each table the routes start from can be read; 503 naming the first check that \
+            failed otherwise. Never capped as expensive: load balancers probe it.",
         params: &[],
+        expensive: false,
     },
     Route {
         endpoint: Endpoint::Metrics,
@@ -283,6 +312,7 @@ pub const ROUTES: &[Route] = &[
             `spine_readiness{domain,ready_for,status}` (current verdicts per status) and \
             `spine_latest_capture_age_seconds{domain,partition_key}`.",
         params: &[],
+        expensive: true,
     },
     Route {
         endpoint: Endpoint::OpenApi,
@@ -291,29 +321,71 @@ pub const ROUTES: &[Route] = &[
         summary: "This document.",
         description: "The OpenAPI 3.0 description of every route the server answers.",
         params: &[],
+        expensive: false,
     },
 ];
 
-/// The router over [`ROUTES`], with JSON answers for unknown routes (404) and methods (405).
-pub fn router(state: AppState) -> Router {
+/// The router over [`ROUTES`], with JSON answers for unknown routes (404) and methods (405),
+/// and `config`'s request-level limits. From the outside in: the Host check (421), the request
+/// timeout (503), the body read timeout, then per route the expensive-request cap (503).
+pub fn router(state: AppState, config: &ServerConfig) -> Router {
+    let refusals = guard::Refusals {
+        request_timeout: config.request_timeout,
+        max_expensive: config.max_expensive,
+    };
+    let on_refusal = move |method: Method, uri: Uri, peer: guard::Peer, error: BoxError| async move {
+        refusals.answer(&method, &uri, peer, error)
+    };
+    // One semaphore for every expensive route: the cap is on their sum.
+    let expensive = Arc::new(Semaphore::new(config.max_expensive));
     let mut router = Router::new();
     for route in ROUTES {
-        router = router.route(route.path, route.endpoint.method_router());
+        let mut method_router = route.endpoint.method_router();
+        if route.expensive {
+            // `route_layer`: a wrong method is still a 405 and takes no slot. Load shedding
+            // turns "no permit" into an immediate error instead of a wait.
+            method_router = method_router.route_layer(
+                ServiceBuilder::new()
+                    .layer(HandleErrorLayer::new(on_refusal))
+                    .layer(tower::load_shed::LoadShedLayer::new())
+                    .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+                        expensive.clone(),
+                    )),
+            );
+        }
+        router = router.route(route.path, method_router);
     }
     router
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(config.allowed_hosts.clone()),
+                    guard::check_host,
+                ))
+                .layer(HandleErrorLayer::new(on_refusal))
+                .layer(tower::timeout::TimeoutLayer::new(config.request_timeout))
+                .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                    config.body_timeout,
+                )),
+        )
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish.
-/// The listener is bound by the caller so tests can use an ephemeral port and the command can
+/// Serves the API on `listener` with `config`'s limits until `shutdown` completes, then lets
+/// in-flight requests finish (each connection is closed after its current answer). The
+/// listener is bound by the caller so tests can use an ephemeral port and the command can
 /// report bind errors before anything else.
-pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
+pub async fn serve<F>(
+    listener: TcpListener,
+    state: AppState,
+    config: ServerConfig,
+    shutdown: F,
+) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router(state, &config);
+    transport::run(listener, app, config, shutdown).await
 }

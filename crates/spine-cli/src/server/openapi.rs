@@ -24,7 +24,10 @@ pub fn document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Read-only: whether FINRA OTC Transparency data can be trusted for \
                 trading, compliance or research, what is wrong when it cannot, and metrics for \
-                operations. Errors are JSON: {\"error\": \"...\", \"status\": N}.",
+                operations. Errors are JSON: {\"error\": \"...\", \"status\": N}. A request for \
+                a host the server does not answer to is refused with 421; a request refused for \
+                load or time (connection cap, expensive-request cap, request timeout) gets 503 \
+                with a Retry-After header.",
         },
         "paths": paths,
         "components": { "schemas": schemas() },
@@ -33,13 +36,66 @@ pub fn document() -> Value {
 
 fn operation(route: &Route) -> Value {
     let parameters: Vec<Value> = route.params.iter().map(parameter).collect();
+    let mut description = route.description.to_string();
+    if route.expensive {
+        description.push_str(
+            " Expensive: at most `--max-expensive` such requests (this one, the doctor, the \
+             anomaly list, the metrics) are answered at once; past that the server answers 503 \
+             with `Retry-After` immediately.",
+        );
+    }
     json!({
         "operationId": route.operation_id,
         "summary": route.summary,
-        "description": route.description,
+        "description": description,
         "parameters": parameters,
-        "responses": responses(route.endpoint),
+        "responses": with_refusals(route, responses(route.endpoint)),
     })
+}
+
+/// The refusals every route can answer, added to its own responses: 421 (a Host the server
+/// does not answer to) and 503 with `Retry-After` (the request timeout, the connection cap,
+/// and for expensive routes their cap). Where the route has a 503 of its own (a verdict), the
+/// 503 is either body.
+fn with_refusals(route: &Route, mut responses: Value) -> Value {
+    let refusal = if route.expensive {
+        "Refused, with `Retry-After` (seconds): the server is at its cap of expensive requests \
+         or of connections, or the request ran past the request timeout."
+    } else {
+        "Refused, with `Retry-After` (seconds): the server is at its cap of connections, or the \
+         request ran past the request timeout."
+    };
+    responses["421"] = error(
+        "Misdirected: the Host header names a host this server does not answer to (by default \
+         it answers to localhost, 127.0.0.1 and [::1] only; see `--allow-host`).",
+    );
+    let headers = json!({
+        "Retry-After": {
+            "description": "Seconds to wait before retrying; sent with refusals only.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    });
+    responses["503"] = match responses.get("503") {
+        Some(own) => {
+            let own_schema = own["content"]["application/json"]["schema"].clone();
+            json!({
+                "description": format!(
+                    "{} Or: {refusal}",
+                    own["description"].as_str().unwrap_or_default()
+                ),
+                "headers": headers,
+                "content": { "application/json": { "schema": {
+                    "oneOf": [own_schema, schema_ref("Error")],
+                } } },
+            })
+        }
+        None => {
+            let mut answer = error(refusal);
+            answer["headers"] = headers;
+            answer
+        }
+    };
+    responses
 }
 
 fn parameter(p: &Param) -> Value {
@@ -95,7 +151,12 @@ fn error(description: &str) -> Value {
 /// The responses of each endpoint. An exhaustive match: a new endpoint needs its responses
 /// documented before it compiles.
 fn responses(endpoint: Endpoint) -> Value {
-    let bad = || error("A parameter is missing, unknown or malformed; `error` names it.");
+    let bad = || {
+        error(
+            "A parameter is missing, unknown or malformed (`error` names it), or the request has \
+             no Host header (or more than one).",
+        )
+    };
     let unknown = || error("The domain is unknown (nothing captured, scheduled or recorded).");
     let internal = || error("The database failed; details are in the server log only.");
     match endpoint {
@@ -126,8 +187,13 @@ fn responses(endpoint: Endpoint) -> Value {
             "500": internal(),
         }),
         Endpoint::Health => json!({
-            "200": json_response("The server and its database answer.", schema_ref("Health")),
-            "503": json_response("The database does not answer.", schema_ref("Health")),
+            "200": json_response("Every check passed.", schema_ref("Health")),
+            "503": json_response(
+                "A check failed: the database does not answer, its schema is not the one this \
+                 binary expects, or a table the routes read cannot be read. The failed check says \
+                 `failed`, later ones `skipped`, and `error` says why.",
+                schema_ref("Health"),
+            ),
             "400": bad(),
         }),
         Endpoint::Metrics => json!({
@@ -311,7 +377,26 @@ fn schemas() -> Value {
         })),
         "Health": object(json!({
             "status": one_of(&["ok", "unavailable"]),
-            "database": one_of(&["ok", "unavailable"]),
+            "database": {
+                "type": "string",
+                "enum": ["ok", "failed", "skipped"],
+                "description": "The database answers a ping.",
+            },
+            "schema": {
+                "type": "string",
+                "enum": ["ok", "failed", "skipped"],
+                "description": "Its applied migrations are exactly this binary's.",
+            },
+            "data": {
+                "type": "string",
+                "enum": ["ok", "failed", "skipped"],
+                "description": "A row of each table the routes start from can be read.",
+            },
+            "error": {
+                "type": "string",
+                "nullable": true,
+                "description": "The failed check and why; null when every check passed.",
+            },
         })),
     })
 }
