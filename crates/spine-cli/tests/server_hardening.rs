@@ -621,6 +621,22 @@ async fn stopping_lets_the_in_flight_request_finish_and_closes_idle_connections(
 }
 
 /// The `spine` binary on a database in `dir`, with stderr to `log`.
+/// Sets up the database in `dir` with `spine db migrate`, as an operator does before
+/// `spine serve` (which opens an existing database only).
+fn migrate(dir: &std::path::Path) {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("spine.db").display());
+    let migrated = Command::new(env!("CARGO_BIN_EXE_spine"))
+        .env("DATABASE_URL", &url)
+        .args(["db", "migrate"])
+        .output()
+        .expect("run spine db migrate");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+}
+
 fn spine_serve(dir: &std::path::Path, args: &[&str], log: &std::path::Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_spine"))
         .current_dir(dir)
@@ -721,6 +737,7 @@ fn a_non_loopback_bind_needs_public_and_public_needs_allow_host() {
     assert!(stderr.contains("without a port"), "{stderr}");
 
     // Given both, it starts, says it is exposed and to which names it answers.
+    migrate(dir.path());
     let mut child = spine_serve(
         dir.path(),
         &[
@@ -748,6 +765,7 @@ fn a_non_loopback_bind_needs_public_and_public_needs_allow_host() {
 async fn a_refused_request_is_logged_once_in_plain_text_without_its_query_string() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
+    migrate(dir.path());
     let mut child = spine_serve(dir.path(), &["--bind", "127.0.0.1:0"], &log);
     // The server is another process: blocking this test's thread while it starts is harmless.
     let addr = listening_address(&log, &mut child);

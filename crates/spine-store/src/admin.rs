@@ -3,7 +3,6 @@
 //! scratch PostgreSQL database. Here rather than in the tools so that only this crate (and
 //! `migration`) ever speaks SQL.
 
-use migration::sea_orm_migration::seaql_migrations;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, QuerySelect};
 use spine_model::entities::{core_anomalies, core_captures, core_data_readiness};
@@ -55,28 +54,10 @@ impl SchemaDrift {
 /// [`status`] cannot say this: it fails outright on a migration it does not know, which a
 /// health check must report by name rather than as a database error. Reads only.
 pub async fn schema_drift(store: &Store) -> StoreResult<SchemaDrift> {
-    let applied: Vec<String> = seaql_migrations::Entity::find()
-        .all(store.conn())
-        .await?
-        .into_iter()
-        .map(|m| m.version)
-        .collect();
-    let known: Vec<String> = Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_string())
-        .collect();
-    Ok(SchemaDrift {
-        pending: known
-            .iter()
-            .filter(|k| !applied.contains(k))
-            .cloned()
-            .collect(),
-        unknown: applied
-            .iter()
-            .filter(|a| !known.contains(a))
-            .cloned()
-            .collect(),
-    })
+    let Inspection {
+        pending, unknown, ..
+    } = inspect(store).await?;
+    Ok(SchemaDrift { pending, unknown })
 }
 
 /// A data table that [`probe_data`] could not read.
