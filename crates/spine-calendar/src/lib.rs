@@ -108,11 +108,14 @@ impl DomainPlugin for CalendarDomain {
         .await
     }
 
-    fn remedy(&self, partition: &PartitionKey, _need: Remedy) -> String {
-        format!(
-            "spine calendar ingest --file <holiday file for {}>",
-            partition.get("year").unwrap_or("the year")
-        )
+    fn remedy(&self, partition: &PartitionKey, need: Remedy) -> String {
+        match need {
+            Remedy::IngestFrom(source) => format!("spine calendar ingest --file {source}"),
+            _ => format!(
+                "spine calendar ingest --file <holiday file for {}>",
+                partition.get("year").unwrap_or("the year")
+            ),
+        }
     }
 }
 

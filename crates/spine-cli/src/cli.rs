@@ -43,7 +43,13 @@ pub struct GlobalArgs {
     pub now: Option<DateTime<Utc>>,
     /// Never create or migrate a database, not even in `db migrate`, `ingest` or `demo`: use
     /// it where the schema is managed separately and a wrong URL must fail.
-    #[arg(long, global = true, env = "SPINE_NO_CREATE")]
+    #[arg(
+        long,
+        global = true,
+        env = "SPINE_NO_CREATE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub no_create: bool,
 }
 

@@ -265,14 +265,18 @@ pub async fn ingest(
         })
     };
     let _stop_heartbeat = AbortOnDrop(heartbeat);
+    // The run ends its real duration after it started on the run's clock: a replay with
+    // `--now` still shows how long the work took.
+    let started = std::time::Instant::now();
     let finish = |status: ExecutionStatus, rows: Option<i64>, error: Option<String>| {
+        let took = chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
         executions::finish(
             store.conn(),
             &execution_id,
             status,
             rows,
             error.map(|e| spine_model::redact::error(&e, spine_model::redact::MAX_ERROR_CHARS)),
-            req.run.now,
+            req.run.now + took,
         )
     };
     let fetched = match fetch(&locator, &req.fetch).await {

@@ -469,9 +469,16 @@ pub async fn diagnose(
             .as_deref()
             .and_then(|k| PartitionKey::parse(k).ok())
         {
+            // The run's own (redacted) source when it recorded one: the same command again.
+            let need = e
+                .params_json
+                .as_ref()
+                .and_then(|p| p.get("source"))
+                .and_then(serde_json::Value::as_str)
+                .map_or(Remedy::Ingest, |s| Remedy::IngestFrom(s.to_string()));
             remediation.push(format!(
                 "{}  # resumes what run {} left unfinished",
-                plugin.remedy(&key, Remedy::Ingest),
+                plugin.remedy(&key, need),
                 e.execution_id
             ));
         }

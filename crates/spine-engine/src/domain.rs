@@ -189,10 +189,13 @@ pub enum RecomputeOutcome {
 }
 
 /// What a remedy is for, so a domain can say which of its commands fixes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Remedy {
     /// The partition has no capture: how to ingest it.
     Ingest,
+    /// Run the same ingest again, from the source a run that died was reading (redacted): it
+    /// resumes what the run left unfinished.
+    IngestFrom(String),
     /// The latest capture stopped after `stage`: how to resume it.
     Resume {
         /// The last stage it completed.
@@ -355,6 +358,9 @@ pub trait DomainPlugin: Send + Sync + 'static {
     fn remedy(&self, partition: &PartitionKey, need: Remedy) -> String {
         match need {
             Remedy::Ingest => format!("ingest {partition} for {}", self.name()),
+            Remedy::IngestFrom(source) => {
+                format!("ingest {source} into {partition} for {}", self.name())
+            }
             Remedy::Resume { .. } => {
                 format!("re-run the pipeline of {} for {partition}", self.name())
             }

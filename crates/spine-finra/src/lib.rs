@@ -322,20 +322,26 @@ impl DomainPlugin for FinraDomain {
 
     fn remedy(&self, key: &PartitionKey, need: Remedy) -> String {
         let domain = self.name();
+        let ingest_from = |key: &PartitionKey, source: &str| match (key.tier(), key.week_ending()) {
+            (Some(tier), Some(week)) => {
+                format!("spine ingest finra-otc --file {source} --tier {tier} --week-ending {week}")
+            }
+            _ => format!("spine ingest finra-otc --file {source}"),
+        };
         let ingest = |key: &PartitionKey| match (key.tier(), key.week_ending()) {
-            (Some(tier), Some(week)) => format!(
-                "spine ingest finra-otc --file <FINRA file or URL> --tier {tier} --week-ending {week}"
-            ),
+            (Some(_), Some(_)) => ingest_from(key, "<FINRA file or URL>"),
             _ => format!("ingest {key} for {domain}"),
         };
         let (Some(tier), Some(week)) = (key.tier(), key.week_ending()) else {
             return match need {
                 Remedy::Ingest => ingest(key),
+                Remedy::IngestFrom(source) => ingest_from(key, &source),
                 Remedy::Resume { .. } => format!("re-run the pipeline of {domain} for {key}"),
             };
         };
         match need {
             Remedy::Ingest => ingest(key),
+            Remedy::IngestFrom(source) => ingest_from(key, &source),
             Remedy::Resume {
                 stopped_at: Stage::Raw,
                 business_rule: true,

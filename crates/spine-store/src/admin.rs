@@ -391,7 +391,14 @@ pub async fn open(url: &str, mode: OpenMode) -> StoreResult<Store> {
     {
         return Err(forbidden(Refusal::Missing { url: shown }));
     }
-    let store = Store::connect(url).await?;
+    // A set-up may create the SQLite file even when the URL does not say `mode=rwc`.
+    let connect_url = match (&file, may_create) {
+        (Some(_), true) if !url.contains("mode=") => {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        }
+        _ => url.to_string(),
+    };
+    let store = Store::connect(&connect_url).await?;
     let inspection = inspect(&store).await?;
     if !inspection.unknown.is_empty() {
         return Err(Refusal::Newer {
