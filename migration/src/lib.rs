@@ -22,7 +22,9 @@
 //!   clock on readiness history and current verdicts, `backdated` history rows, and
 //!   `last_checked_at` on current verdicts (both tables rebuilt, rows kept);
 //! - `m20261201_000001_operations`: execution heartbeats (abandoned runs are recognisable) and
-//!   captures indexed by content.
+//!   captures indexed by content;
+//! - `m20261202_000003_worker`: work-item kinds and leases, every attempt of every item, and the
+//!   worker processes.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), migration::sea_orm_migration::DbErr> {
@@ -42,6 +44,7 @@ mod m20260102_000001_hardening;
 mod m20260103_000001_finra_rows_by_line;
 mod m20260104_000001_readiness_audit_clocks;
 mod m20261201_000001_operations;
+mod m20261202_000003_worker;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
 
@@ -80,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260103_000001_finra_rows_by_line::Migration),
             Box::new(m20260104_000001_readiness_audit_clocks::Migration),
             Box::new(m20261201_000001_operations::Migration),
+            Box::new(m20261202_000003_worker::Migration),
         ]
     }
 }
@@ -123,6 +127,7 @@ pub fn expected_indexes() -> &'static [ExpectedIndex] {
 
 const CORE_TABLE_COUNT: usize = 12;
 const FINRA_OTC_TABLE_COUNT: usize = 7;
+const CALENDAR_TABLE_COUNT: usize = 2;
 
 const TABLES: &[&str] = &[
     // m20260101_000001_core
@@ -149,6 +154,9 @@ const TABLES: &[&str] = &[
     // m20260101_000003_exchange_calendar
     "ref_calendar_holidays",
     "ref_calendar_trading_days",
+    // m20261202_000003_worker
+    "core_work_attempts",
+    "core_workers",
 ];
 
 const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
@@ -163,7 +171,11 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
     ),
     (
         "m20260101_000003_exchange_calendar",
-        TABLES.split_at(CORE_TABLE_COUNT + FINRA_OTC_TABLE_COUNT).1,
+        TABLES
+            .split_at(CORE_TABLE_COUNT + FINRA_OTC_TABLE_COUNT)
+            .1
+            .split_at(CALENDAR_TABLE_COUNT)
+            .0,
     ),
     // Adds a column, an index and seed rows; no table.
     ("m20260102_000001_hardening", &[]),
@@ -173,6 +185,10 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
     ("m20260104_000001_readiness_audit_clocks", &[]),
     // Adds a column and an index; creates no table.
     ("m20261201_000001_operations", &[]),
+    (
+        "m20261202_000003_worker",
+        &["core_work_attempts", "core_workers"],
+    ),
 ];
 
 /// Shorthand for the [`INDEXES`] table.
@@ -269,17 +285,15 @@ const INDEXES: &[ExpectedIndex] = &[
         "idx_core_expected_schedules_is_active",
         false,
     ),
-    ix(
-        "core_work_items",
-        "uq_core_work_items_domain_pipeline_partition",
-        true,
-    ),
+    ix("core_work_items", m20261202_000003_worker::KEY, true),
     ix(
         "core_work_items",
         "idx_core_work_items_state_next_attempt_at",
         false,
     ),
     ix("core_work_items", "idx_core_work_items_desired_at", false),
+    ix("core_work_attempts", "idx_core_work_attempts_item", false),
+    ix("core_workers", "uq_core_workers_worker_id", true),
     ix("core_executions", "uq_core_executions_execution_id", true),
     ix("core_executions", "idx_core_executions_status", false),
     ix(

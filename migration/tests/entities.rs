@@ -102,6 +102,8 @@ async fn every_entity_matches_its_migrated_table() {
             FinraOtcVolumePerDay,
             RefCalendarHolidays,
             RefCalendarTradingDays,
+            CoreWorkAttempts,
+            CoreWorkers,
         );
         assert_eq!(checked, expected_tables(), "one entity per table");
     })

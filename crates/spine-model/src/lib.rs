@@ -18,8 +18,8 @@ pub mod entities;
 
 pub use cause::AnomalyCause;
 pub use vocab::{
-    Category, DependencyType, Domain, ExecutionStatus, ExpectedState, IngestStatus, PartitionKey,
-    QualityStatus, ReadinessCriteria, ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage,
-    Tier, VocabError, WorkItemState,
+    AttemptOutcome, Category, DependencyType, Domain, ExecutionStatus, ExpectedState, IngestStatus,
+    PartitionKey, QualityStatus, ReadinessCriteria, ReadinessStatus, ReadyFor, ScheduleType,
+    Severity, Stage, Tier, VocabError, WorkItemState, WorkKind,
 };
 pub use week::WeekEnding;

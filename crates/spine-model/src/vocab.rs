@@ -286,6 +286,35 @@ vocab_enum! {
 }
 
 vocab_enum! {
+    /// What a work item's next attempt does.
+    WorkKind, "work item kind" {
+        /// Fetch a due partition that has no complete capture, and ingest it.
+        Fetch => "FETCH",
+        /// Fetch a captured partition again to catch a revision (nothing is ingested when the
+        /// source says, or the bytes show, that nothing changed).
+        RevisionCheck => "REVISION_CHECK",
+    }
+}
+
+vocab_enum! {
+    /// How one attempt at a work item ended.
+    AttemptOutcome, "attempt outcome" {
+        /// Still running (or its worker died: the item's lease says which).
+        Running => "RUNNING",
+        /// Fetched and ingested (a new capture, a revision, or bytes already complete).
+        Ingested => "INGESTED",
+        /// The source said, or the bytes showed, that nothing changed.
+        NotModified => "NOT_MODIFIED",
+        /// Failed; the item waits for another attempt.
+        Retry => "RETRY",
+        /// Failed for good: not retryable, out of attempts, or past the retry horizon.
+        Failed => "FAILED",
+        /// The worker stopped (SIGTERM) and released the item for another attempt.
+        Released => "RELEASED",
+    }
+}
+
+vocab_enum! {
     /// The status of one pipeline execution.
     ExecutionStatus, "execution status" {
         /// Started, not finished.
@@ -561,6 +590,8 @@ mod tests {
         check(Tier::ALL);
         check(QualityStatus::ALL);
         check(WorkItemState::ALL);
+        check(WorkKind::ALL);
+        check(AttemptOutcome::ALL);
         check(ExecutionStatus::ALL);
         check(ReadinessStatus::ALL);
         check(IngestStatus::ALL);

@@ -25,7 +25,9 @@ pub mod reports;
 pub mod schedules;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod work_attempts;
 pub mod work_items;
+pub mod workers;
 
 use std::time::Duration;
 

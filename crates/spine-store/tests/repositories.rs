@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::json;
 use spine_model::{
     Category, DependencyType, Domain, ExecutionStatus, PartitionKey, ReadinessCriteria,
-    ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage, Tier, WorkItemState,
+    ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage, Tier,
 };
 use spine_store::anomalies::{AnomalyExt, AnomalyFilter, NewAnomaly};
 use spine_store::captures::{CaptureOutcome, NewCapture};
@@ -14,10 +14,8 @@ use spine_store::readiness::Evaluation;
 use spine_store::rejects::NewReject;
 use spine_store::schedules::NewSchedule;
 use spine_store::test_support::for_each_backend;
-use spine_store::work_items::NewWorkItem;
 use spine_store::{
     StoreError, anomalies, captures, executions, lineage, manifest, readiness, rejects, schedules,
-    work_items,
 };
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -925,84 +923,6 @@ async fn schedules_upsert_and_validate_templates() {
             5
         );
         assert_eq!(schedules::list(conn, None, true).await.unwrap().len(), 4);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn work_items_claim_retry_with_backoff_and_fail() {
-    for_each_backend(|db| async move {
-        let conn = db.store.conn();
-        let item = NewWorkItem {
-            domain: finra(),
-            pipeline: "finra_otc.ingest".into(),
-            partition: otc(),
-            params: None,
-            desired_at: t(1),
-            priority: 100,
-            max_attempts: 2,
-        };
-        let a = work_items::enqueue(conn, item.clone(), t(0)).await.unwrap();
-        let b = work_items::enqueue(conn, item, t(0)).await.unwrap();
-        assert_eq!(a.id, b.id, "enqueueing twice keeps one item");
-        assert!(
-            work_items::claim_next(conn, "w1", t(0))
-                .await
-                .unwrap()
-                .is_none(),
-            "not due yet"
-        );
-
-        let claimed = work_items::claim_next(conn, "w1", t(1))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(claimed.state, WorkItemState::Running.as_str());
-        assert_eq!(claimed.attempt_count, 1);
-        assert_eq!(claimed.locked_by.as_deref(), Some("w1"));
-        assert!(
-            work_items::claim_next(conn, "w2", t(1))
-                .await
-                .unwrap()
-                .is_none(),
-            "no double claim"
-        );
-
-        let retry = work_items::fail(conn, a.id, "HTTP 503", Duration::minutes(10), t(1))
-            .await
-            .unwrap();
-        assert_eq!(retry.state, "RETRY_WAIT");
-        assert_eq!(retry.next_attempt_at, Some(t(1) + Duration::minutes(10)));
-        assert!(
-            work_items::claim_next(conn, "w1", t(1))
-                .await
-                .unwrap()
-                .is_none(),
-            "backing off"
-        );
-        let second = work_items::claim_next(conn, "w2", t(2))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(second.attempt_count, 2);
-        let failed = work_items::fail(conn, a.id, "HTTP 503 again", Duration::minutes(10), t(2))
-            .await
-            .unwrap();
-        assert_eq!(failed.state, "FAILED");
-        assert_eq!(failed.last_error.as_deref(), Some("HTTP 503 again"));
-        assert!(
-            work_items::complete(conn, a.id, "exec", t(3))
-                .await
-                .is_err(),
-            "only RUNNING completes"
-        );
-        assert_eq!(
-            work_items::list(conn, Some(WorkItemState::Failed))
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
     })
     .await;
 }

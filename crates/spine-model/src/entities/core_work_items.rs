@@ -3,8 +3,10 @@
 //! The work queue: one item per (domain, pipeline, partition) with its state, retry bookkeeping and
 //! lease, so operations can see what is pending, running or failed and rerun it.
 //!
-//! Created by migration `m20260101_000001_core`; unique `(domain, pipeline, partition_key)`;
-//! indexed on `(state, next_attempt_at)`; indexed on `(desired_at)`. See `docs/SCHEMA.md`.
+//! Created by migration `m20260101_000001_core`; `kind`, `lease_expires_at` and `cancel_reason`
+//! added by `m20261202_000003_worker`, with the unique key `(domain, pipeline, kind,
+//! partition_key)`; indexed on `(state, next_attempt_at)`; indexed on `(desired_at)`. See
+//! `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,15 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
+    /// `FETCH` or `REVISION_CHECK` ([`crate::WorkKind`]).
+    #[sea_orm(column_type = "String(StringLen::N(16))", default_value = "FETCH")]
+    pub kind: String,
+    /// Until when the worker in `locked_by` holds it (wall clock); past it, another worker
+    /// takes it over.
+    pub lease_expires_at: Option<DateTimeUtc>,
+    /// Why an operator cancelled it.
+    #[sea_orm(column_type = "Text")]
+    pub cancel_reason: Option<String>,
 }
 
 /// `core_work_items` declares no foreign keys: rows refer to captures and executions by their

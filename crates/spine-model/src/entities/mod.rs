@@ -44,3 +44,7 @@ pub mod finra_otc_volume_per_day;
 // Created by m20260101_000003_exchange_calendar.
 pub mod ref_calendar_holidays;
 pub mod ref_calendar_trading_days;
+
+// Created by m20261202_000003_worker.
+pub mod core_work_attempts;
+pub mod core_workers;
