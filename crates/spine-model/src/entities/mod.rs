@@ -44,3 +44,8 @@ pub mod finra_otc_volume_per_day;
 // Created by m20260101_000003_exchange_calendar.
 pub mod ref_calendar_holidays;
 pub mod ref_calendar_trading_days;
+
+// Created by m20261202_000001_sources.
+pub mod core_source_fetch_state;
+pub mod core_source_rate;
+pub mod core_sources;
