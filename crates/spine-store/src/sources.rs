@@ -86,11 +86,13 @@ pub async fn insert<C: ConnectionTrait>(
         .ok_or_else(|| StoreError::NotFound {
             what: format!("source {} just stored", source.name),
         })?;
-    Ok(if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-        Inserted::Added(stored)
-    } else {
-        Inserted::NameTaken(stored)
-    })
+    Ok(
+        if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+            Inserted::Added(stored)
+        } else {
+            Inserted::NameTaken(stored)
+        },
+    )
 }
 
 /// The source named `name`.

@@ -105,13 +105,19 @@ async fn sources_are_unique_by_name_listed_by_domain_and_removed_with_their_stat
             .is_err()
         );
 
-        let partition = PartitionKey::week_tier(NaiveDate::from_ymd_opt(2025, 12, 19).unwrap(), Tier::Otc);
+        let partition =
+            PartitionKey::week_tier(NaiveDate::from_ymd_opt(2025, 12, 19).unwrap(), Tier::Otc);
         sources::record_fetch_state(conn, a.id, &partition, &Validators::default(), t(11))
             .await
             .unwrap();
         let removed = sources::remove(conn, "finra-files").await.unwrap();
         assert_eq!(removed.map(|s| s.id), Some(a.id));
-        assert!(sources::by_name(conn, "finra-files").await.unwrap().is_none());
+        assert!(
+            sources::by_name(conn, "finra-files")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(
             sources::fetch_state(conn, a.id, &partition)
                 .await
@@ -119,7 +125,12 @@ async fn sources_are_unique_by_name_listed_by_domain_and_removed_with_their_stat
                 .is_none(),
             "the removed source's fetch state goes with it"
         );
-        assert!(sources::remove(conn, "finra-files").await.unwrap().is_none());
+        assert!(
+            sources::remove(conn, "finra-files")
+                .await
+                .unwrap()
+                .is_none()
+        );
     })
     .await;
 }
@@ -133,7 +144,9 @@ async fn fetch_state_is_replaced_per_partition_and_touched_when_unchanged() {
         let t1 = PartitionKey::week_tier(week, Tier::NmsTier1);
         assert!(sources::fetch_state(conn, 7, &otc).await.unwrap().is_none());
         assert!(
-            !sources::touch_fetch_state(conn, 7, &otc, t(9)).await.unwrap(),
+            !sources::touch_fetch_state(conn, 7, &otc, t(9))
+                .await
+                .unwrap(),
             "nothing to touch before a first fetch"
         );
 
@@ -166,10 +179,17 @@ async fn fetch_state_is_replaced_per_partition_and_touched_when_unchanged() {
         assert_eq!(stored.checked_at, t(12));
         assert_eq!(stored.partition_key, otc.canonical());
 
-        assert!(sources::touch_fetch_state(conn, 7, &otc, t(15)).await.unwrap());
+        assert!(
+            sources::touch_fetch_state(conn, 7, &otc, t(15))
+                .await
+                .unwrap()
+        );
         let touched = sources::fetch_state(conn, 7, &otc).await.unwrap().unwrap();
         assert_eq!(touched.checked_at, t(15));
-        assert_eq!(touched.content_hash, second.content_hash, "only the clock moves");
+        assert_eq!(
+            touched.content_hash, second.content_hash,
+            "only the clock moves"
+        );
         let other = sources::fetch_state(conn, 7, &t1).await.unwrap().unwrap();
         assert_eq!(other.checked_at, t(9), "another partition is untouched");
         assert!(sources::fetch_state(conn, 8, &otc).await.unwrap().is_none());
