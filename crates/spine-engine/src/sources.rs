@@ -1067,8 +1067,9 @@ pub async fn reserve_rate_slot(
 /// expanded with the domain's variables and fetched (conditionally over HTTP; a drop-folder file
 /// is copied); a plugin kind is fetched by its domain. Either way a body identical to the last
 /// recorded one is [`SourceFetch::NotModified`]. When nothing changed, the fetch state's
-/// `checked_at` moves to the run's clock; new validators are recorded by [`record_fetched`],
-/// after the capture landed.
+/// `checked_at` moves to the run's clock (and, for an identical body, the validators it came
+/// with are kept: they describe bytes already captured); new bytes' validators are recorded by
+/// [`record_fetched`], after the capture landed.
 pub async fn fetch_partition(
     engine: &Engine,
     source: &SourceConfig,
@@ -1113,22 +1114,31 @@ pub async fn fetch_partition(
                 .await?
         }
     };
-    let outcome = match outcome {
+    match outcome {
         SourceFetch::Fetched(f) if validators.content_hash.as_deref() == Some(f.content_hash()) => {
-            SourceFetch::NotModified {
+            // The same bytes as the ones captured: what the source sent with them now (a new
+            // ETag, a later stamp) describes the captured bytes, so the next fetch asks with it.
+            repo::record_fetch_state(
+                conn,
+                source.id,
+                partition,
+                &f.validators.to_store(),
+                run.now,
+            )
+            .await?;
+            Ok(SourceFetch::NotModified {
                 reason: format!(
                     "the body is identical to the last one fetched (sha256 {})",
                     f.content_hash()
                 ),
-            }
+            })
         }
-        SourceFetch::Fetched(f) => SourceFetch::Fetched(f.with_source(source)),
-        not_modified => not_modified,
-    };
-    if matches!(outcome, SourceFetch::NotModified { .. }) {
-        repo::touch_fetch_state(conn, source.id, partition, run.now).await?;
+        SourceFetch::Fetched(f) => Ok(SourceFetch::Fetched(f.with_source(source))),
+        not_modified => {
+            repo::touch_fetch_state(conn, source.id, partition, run.now).await?;
+            Ok(not_modified)
+        }
     }
-    Ok(outcome)
 }
 
 /// Records the validators of a fetch whose capture landed (ingested, revised, or unchanged), so

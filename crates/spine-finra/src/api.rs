@@ -46,13 +46,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
-use spine_engine::sources::BodySample;
-use spine_model::Tier;
 use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use spine_engine::sources::BodySample;
+use spine_model::Tier;
 use tokio::time::Instant;
 
 /// FINRA's API host.
@@ -760,7 +760,11 @@ impl FinraApiClient {
     /// Asks for the week's latest `lastUpdateDate` with one one-row request (`fields`,
     /// `sortFields: ["-lastUpdateDate"]`, `limit: 1`): FINRA re-stamps a week it revises, so
     /// an unchanged stamp means the rows are those already captured, and the download is skipped.
-    pub async fn week_stamp(&self, week_start: NaiveDate, tier: Tier) -> Result<WeekStamp, ApiError> {
+    pub async fn week_stamp(
+        &self,
+        week_start: NaiveDate,
+        tier: Tier,
+    ) -> Result<WeekStamp, ApiError> {
         let mut body = request_body(week_start, self.config.tier_codes.code(tier), 1, 0);
         body["fields"] = json!(["lastUpdateDate"]);
         body["sortFields"] = json!(["-lastUpdateDate"]);

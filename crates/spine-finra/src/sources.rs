@@ -28,8 +28,8 @@ use chrono::Days;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use spine_engine::sources::{
-    FetchValidators, FetchedPartition, PluginFailure, RequestRecord, SourceFetch,
-    SourceFetchError, TempBody, rate_key, reserve_rate_slot,
+    FetchValidators, FetchedPartition, PluginFailure, RequestRecord, SourceFetch, SourceFetchError,
+    TempBody, rate_key, reserve_rate_slot,
 };
 use spine_engine::{Engine, RunContext};
 use spine_model::PartitionKey;
@@ -193,7 +193,10 @@ impl FinraApiSettings {
                 .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_string()),
             credentials,
             tier_codes: TierCodes {
-                otc: self.otc_tier_code.clone().unwrap_or(defaults.tier_codes.otc),
+                otc: self
+                    .otc_tier_code
+                    .clone()
+                    .unwrap_or(defaults.tier_codes.otc),
                 ..TierCodes::default()
             },
             page_limit: self.page_limit.unwrap_or(defaults.page_limit),
@@ -269,7 +272,8 @@ fn fetch_error(e: ApiError) -> SourceFetchError {
     match e {
         ApiError::InvalidConfig { reason } => SourceFetchError::Config { reason },
         other => {
-            let mut failure = PluginFailure::new(other.code(), other.to_string(), other.is_retryable());
+            let mut failure =
+                PluginFailure::new(other.code(), other.to_string(), other.is_retryable());
             failure.retry_after = other.retry_after();
             failure.http_status = other.http_status();
             failure.body = other.body_sample().cloned();
@@ -422,8 +426,8 @@ pub async fn fetch_api(
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-    use spine_model::Tier;
     use serde_json::json;
+    use spine_model::Tier;
 
     #[test]
     fn template_variables_come_from_the_partition() {
@@ -458,7 +462,10 @@ mod tests {
         };
         ok.validate().unwrap();
         assert_eq!(FinraApiSettings::parse(&ok.to_json()).unwrap(), ok);
-        assert_eq!(FinraApiSettings::parse(&json!({})).unwrap(), FinraApiSettings::default());
+        assert_eq!(
+            FinraApiSettings::parse(&json!({})).unwrap(),
+            FinraApiSettings::default()
+        );
 
         let bad = |s: FinraApiSettings| s.validate().unwrap_err();
         assert!(

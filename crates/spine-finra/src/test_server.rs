@@ -122,6 +122,9 @@ pub struct RecordedRequest {
     pub bearer: bool,
     /// The JSON body of a data request (`Value::Null` when unreadable or not a data request).
     pub body: Value,
+    /// When the server received it (before any `response_delay`), to check the spacing a
+    /// rate limit imposes.
+    pub received_at: Instant,
 }
 
 struct TokenState {
@@ -359,7 +362,11 @@ fn parse_query(body: &Value) -> Result<Query, String> {
         None => None,
         Some(Value::Array(list)) => Some(
             list.iter()
-                .map(|f| f.as_str().map(str::to_owned).ok_or("fields holds a non-string"))
+                .map(|f| {
+                    f.as_str()
+                        .map(str::to_owned)
+                        .ok_or("fields holds a non-string")
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Some(other) => return Err(format!("fields is not a list: {other}")),
@@ -380,6 +387,7 @@ fn error_json(status: StatusCode, message: &str) -> Response {
 }
 
 async fn data(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let received_at = Instant::now();
     if let Some(delay) = shared.options.response_delay {
         tokio::time::sleep(delay).await;
     }
@@ -400,6 +408,7 @@ async fn data(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         limit: parsed_body.get("limit").and_then(Value::as_u64),
         bearer: bearer.is_some(),
         body: parsed_body.clone(),
+        received_at,
     };
 
     let response = 'answer: {
@@ -560,6 +569,7 @@ async fn token(
         limit: None,
         bearer: false,
         body: Value::Null,
+        received_at: Instant::now(),
     });
     response
 }
@@ -572,6 +582,7 @@ async fn other(State(shared): State<Arc<Shared>>) -> Response {
         limit: None,
         bearer: false,
         body: Value::Null,
+        received_at: Instant::now(),
     });
     error_json(StatusCode::NOT_FOUND, "no such endpoint")
 }

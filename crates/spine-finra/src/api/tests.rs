@@ -1022,7 +1022,10 @@ async fn rows_of_a_generated_file_come_back_byte_for_byte() {
         .fetch_week(week(), Tier::Otc, &mut out)
         .await
         .unwrap();
-    assert_eq!((capture.pages, capture.rows), (rows.div_ceil(15) as u32, rows));
+    assert_eq!(
+        (capture.pages, capture.rows),
+        (rows.div_ceil(15) as u32, rows)
+    );
     assert_eq!(text(&out), sample);
     assert_eq!(capture.sha256, hex::encode(Sha256::digest(&sample)));
     assert_eq!(capture.max_last_update, Some(files[0].last_update));
@@ -1082,6 +1085,10 @@ async fn a_page_that_is_not_json_keeps_its_hash_and_first_bytes() {
     let sample = err.body_sample().expect("a body sample");
     assert_eq!(sample.sha256, hex::encode(Sha256::digest(page.as_bytes())));
     assert_eq!(sample.bytes, page.len() as u64);
-    assert!(sample.prefix.starts_with("<html><body>Service portal"), "{}", sample.prefix);
+    assert!(
+        sample.prefix.starts_with("<html><body>Service portal"),
+        "{}",
+        sample.prefix
+    );
     assert!(!sample.prefix.chars().any(char::is_control));
 }
