@@ -40,7 +40,7 @@ use tempfile::NamedTempFile;
 use crate::capture::{FetchedInput, InputBytes};
 use crate::domain::DomainPlugin;
 use crate::source::{self, ConditionalFetch, Conditions, FetchOptions, SourceError, SourceLocator};
-use crate::{Engine, PipelineError, PipelineResult, RunContext};
+use crate::{Engine, PipelineError, PipelineResult, Registry, RunContext};
 
 /// The engine's own source kind: a URL or path template filled per partition.
 pub const URL_TEMPLATE: &str = "url-template";
@@ -279,11 +279,12 @@ pub enum AddSourceError {
     Pipeline(#[from] PipelineError),
 }
 
-/// Checks a source without storing it: the domain is registered, the kind is one it offers, the
-/// template names only its variables (and makes a locator), the plugin accepts the settings,
-/// `since` is not after `today`, and the name is usable.
+/// Checks a source without storing it (nor opening anything): the domain is registered, the kind
+/// is one it offers, the template names only its variables, makes a locator and holds no
+/// credentials, the plugin accepts the settings, `since` is not after `today`, and the name is
+/// usable.
 pub fn validate_source(
-    engine: &Engine,
+    registry: &Registry,
     spec: &NewSourceSpec,
     today: NaiveDate,
 ) -> Result<(), InvalidSource> {
@@ -299,14 +300,12 @@ pub fn validate_source(
             ),
         });
     }
-    let plugin =
-        engine
-            .registry()
-            .get(&spec.domain)
-            .ok_or_else(|| InvalidSource::UnknownDomain {
-                domain: spec.domain.to_string(),
-                registered: engine.registry().names(),
-            })?;
+    let plugin = registry
+        .get(&spec.domain)
+        .ok_or_else(|| InvalidSource::UnknownDomain {
+            domain: spec.domain.to_string(),
+            registered: registry.names(),
+        })?;
     let offered = || {
         std::iter::once(URL_TEMPLATE.to_string())
             .chain(plugin.source_kinds().iter().map(|k| k.to_string()))
@@ -358,7 +357,7 @@ pub async fn add_source(
     spec: NewSourceSpec,
     now: DateTime<Utc>,
 ) -> Result<SourceConfig, AddSourceError> {
-    validate_source(engine, &spec, now.date_naive())?;
+    validate_source(engine.registry(), &spec, now.date_naive())?;
     let name = spec.name();
     let inserted = repo::insert(
         engine.store().conn(),
@@ -445,6 +444,15 @@ pub enum TemplateError {
         /// Why (the locator parser's words).
         reason: String,
     },
+    /// Credentials in the template (a password, a token parameter): sources are stored in the
+    /// database and listed, so they must hold none.
+    #[error(
+        "`{shown}` holds credentials; sources are stored in the database, so a template must hold none"
+    )]
+    Credentials {
+        /// The template, redacted.
+        shown: String,
+    },
     /// The partition does not give a value the template needs.
     #[error("`{template}` needs `${{{name}}}`, which partition {partition} does not give")]
     MissingValue {
@@ -477,6 +485,35 @@ pub struct UrlTemplate {
 enum Part {
     Literal(String),
     Variable(String),
+}
+
+/// Whether a template holds a credential: a password in its user-info, or a literal value of a
+/// credential-like query parameter (`token=…`, `key=…`; a parameter whose whole value is a
+/// `${VARIABLE}` is a partition value, not a secret).
+fn holds_credentials(text: &str) -> bool {
+    let Some(scheme_end) = text.find("://") else {
+        return false;
+    };
+    let after = &text[scheme_end + 3..];
+    let authority = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
+    if authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    {
+        return true;
+    }
+    let Some((_, query)) = text.split_once('?') else {
+        return false;
+    };
+    let query = query.split('#').next().unwrap_or("");
+    query.split('&').any(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let secret_name =
+            redact::url(&format!("http://h/?{name}=v")) != format!("http://h/?{name}=v");
+        let is_variable =
+            value.starts_with("${") && value.ends_with('}') && value.matches("${").count() == 1;
+        secret_name && !is_variable
+    })
 }
 
 impl UrlTemplate {
@@ -539,6 +576,11 @@ impl UrlTemplate {
     /// a locator Market Spine can fetch (`http(s)://`, `file://` or a path) whatever the values.
     pub fn check(&self, known: &[&str]) -> Result<(), TemplateError> {
         let known_owned = || known.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        if holds_credentials(&self.text) {
+            return Err(TemplateError::Credentials {
+                shown: redact::url(&self.text),
+            });
+        }
         if self.variables().next().is_none() {
             return Err(TemplateError::NoVariable {
                 template: self.text.clone(),
@@ -1325,6 +1367,22 @@ mod tests {
             ftp.to_string().contains("unsupported scheme `ftp://`"),
             "{ftp}"
         );
+        assert!(matches!(
+            UrlTemplate::parse("https://u:pw@h/${TIER}?x=1")
+                .unwrap()
+                .check(VARS),
+            Err(TemplateError::Credentials { shown }) if shown == "https://u:***@h/${TIER}?x=1"
+        ));
+        assert!(matches!(
+            UrlTemplate::parse("https://h/${TIER}?api_key=abc")
+                .unwrap()
+                .check(VARS),
+            Err(TemplateError::Credentials { .. })
+        ));
+        UrlTemplate::parse("https://h/q?tierCode=${TIER}&week=${WEEK_ENDING}")
+            .unwrap()
+            .check(VARS)
+            .unwrap();
         UrlTemplate::parse("file:///srv/drop/${WEEK_START}/${TIER}.psv")
             .unwrap()
             .check(VARS)
