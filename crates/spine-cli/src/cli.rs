@@ -468,7 +468,7 @@ pub enum SourcesCommand {
     #[command(
         after_help = "Examples:\n  spine sources add --domain finra.otc_transparency --kind url-template \\\n    --url-template 'https://files.example.com/finra/${TIER}/${WEEK_ENDING}.psv' --since 2025-11-28\n  spine sources add --domain finra.otc_transparency --kind url-template \\\n    --url-template '/srv/drop/${WEEK_START}/${TIER}.psv' --name finra-drop\n  spine sources add --domain finra.otc_transparency --kind finra-api \\\n    --client-id-env FINRA_CLIENT_ID --client-secret-env FINRA_CLIENT_SECRET --since 2025-06-06\n\nTemplate variables (FINRA): ${TIER} (NMS_TIER_1, NMS_TIER_2, OTC), ${WEEK_ENDING} (the Friday),\n${WEEK_START} (the Monday), as YYYY-MM-DD. Credentials are never stored: give the names of the\nenvironment variables that hold them; the worker reads them when it fetches."
     )]
-    Add(SourceAddArgs),
+    Add(Box<SourceAddArgs>),
     /// List the configured sources (settings hold no secrets: only variable names).
     #[command(
         after_help = "Examples:\n  spine sources list\n  spine sources list --domain finra.otc_transparency --format json"
