@@ -13,6 +13,11 @@
 //! `lastUpdateDate` with one one-row request: FINRA re-stamps a week it revises, so an unchanged
 //! stamp is "not modified" and costs one request instead of several pages.
 //!
+//! A `429 Too Many Requests` whose `Retry-After` is at most a minute is waited out in place (at
+//! most five times per page); a longer one ends the fetch with a retryable error carrying the
+//! wait ([`SourceFetchError::retry_after`]), so the worker backs off at least that long instead of
+//! holding its work item. An empty week is [`SourceFetchError::NotPublished`].
+//!
 //! Settings never hold a secret: OAuth2 credentials are named by environment variables
 //! (`client_id_env`, `client_secret_env`) read at fetch time; a variable that is not set is a
 //! non-retryable configuration error naming the variable, never its value. Every request
