@@ -23,6 +23,8 @@
 //!   `last_checked_at` on current verdicts (both tables rebuilt, rows kept);
 //! - `m20261201_000001_operations`: execution heartbeats (abandoned runs are recognisable) and
 //!   captures indexed by content;
+//! - `m20261202_000001_sources`: configured sources per domain, their conditional-fetch
+//!   validators per partition, and the rate-limit slots every worker shares;
 //! - `m20261202_000003_worker`: work-item kinds and leases, every attempt of every item, and the
 //!   worker processes.
 //!
@@ -44,6 +46,7 @@ mod m20260102_000001_hardening;
 mod m20260103_000001_finra_rows_by_line;
 mod m20260104_000001_readiness_audit_clocks;
 mod m20261201_000001_operations;
+mod m20261202_000001_sources;
 mod m20261202_000003_worker;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
@@ -83,6 +86,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260103_000001_finra_rows_by_line::Migration),
             Box::new(m20260104_000001_readiness_audit_clocks::Migration),
             Box::new(m20261201_000001_operations::Migration),
+            Box::new(m20261202_000001_sources::Migration),
             Box::new(m20261202_000003_worker::Migration),
         ]
     }
@@ -128,6 +132,8 @@ pub fn expected_indexes() -> &'static [ExpectedIndex] {
 const CORE_TABLE_COUNT: usize = 12;
 const FINRA_OTC_TABLE_COUNT: usize = 7;
 const CALENDAR_TABLE_COUNT: usize = 2;
+/// Where `m20261202_000001_sources`'s tables start in [`TABLES`].
+const SOURCES_START: usize = CORE_TABLE_COUNT + FINRA_OTC_TABLE_COUNT + CALENDAR_TABLE_COUNT;
 
 const TABLES: &[&str] = &[
     // m20260101_000001_core
@@ -154,6 +160,10 @@ const TABLES: &[&str] = &[
     // m20260101_000003_exchange_calendar
     "ref_calendar_holidays",
     "ref_calendar_trading_days",
+    // m20261202_000001_sources
+    "core_sources",
+    "core_source_fetch_state",
+    "core_source_rate",
     // m20261202_000003_worker
     "core_work_attempts",
     "core_workers",
@@ -185,6 +195,10 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
     ("m20260104_000001_readiness_audit_clocks", &[]),
     // Adds a column and an index; creates no table.
     ("m20261201_000001_operations", &[]),
+    (
+        "m20261202_000001_sources",
+        TABLES.split_at(SOURCES_START).1.split_at(3).0,
+    ),
     (
         "m20261202_000003_worker",
         &["core_work_attempts", "core_workers"],
@@ -347,4 +361,12 @@ const INDEXES: &[ExpectedIndex] = &[
         "idx_ref_calendar_trading_days_exchange_period",
         false,
     ),
+    ix("core_sources", "uq_core_sources_name", true),
+    ix("core_sources", "idx_core_sources_domain_active", false),
+    ix(
+        "core_source_fetch_state",
+        "uq_core_source_fetch_state_source_partition",
+        true,
+    ),
+    ix("core_source_rate", "uq_core_source_rate_rate_key", true),
 ];

@@ -102,6 +102,9 @@ async fn every_entity_matches_its_migrated_table() {
             FinraOtcVolumePerDay,
             RefCalendarHolidays,
             RefCalendarTradingDays,
+            CoreSources,
+            CoreSourceFetchState,
+            CoreSourceRate,
             CoreWorkAttempts,
             CoreWorkers,
         );

@@ -105,6 +105,9 @@ pub enum Command {
     /// Expected schedules: list, add, and check for missed or late partitions.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
+    /// Where each domain's partitions are fetched from, configured once for every worker.
+    #[command(subcommand)]
+    Sources(SourcesCommand),
     /// Recompute a week's calcs from their stored rows (e.g. after a calendar correction).
     #[command(
         after_help = "Example:\n  spine recompute finra.otc_transparency --week-ending 2025-12-26"
@@ -460,6 +463,117 @@ pub enum SchedulesCommand {
         #[arg(long, value_parser = parse_date)]
         to: Option<NaiveDate>,
     },
+}
+
+/// `spine sources …`
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Configure a source: a URL or path template (`--kind url-template`) or a kind the domain
+    /// offers (FINRA: `--kind finra-api`). Bad input is refused (exit 2) with nothing written,
+    /// a duplicate name included. Needs an existing database (`spine db migrate`).
+    #[command(
+        after_help = "Examples:\n  spine sources add --domain finra.otc_transparency --kind url-template \\\n    --url-template 'https://files.example.com/finra/${TIER}/${WEEK_ENDING}.psv' --since 2025-11-28\n  spine sources add --domain finra.otc_transparency --kind url-template \\\n    --url-template '/srv/drop/${WEEK_START}/${TIER}.psv' --name finra-drop\n  spine sources add --domain finra.otc_transparency --kind finra-api \\\n    --client-id-env FINRA_CLIENT_ID --client-secret-env FINRA_CLIENT_SECRET --since 2025-06-06\n\nTemplate variables (FINRA): ${TIER} (NMS_TIER_1, NMS_TIER_2, OTC), ${WEEK_ENDING} (the Friday),\n${WEEK_START} (the Monday), as YYYY-MM-DD. Credentials are never stored: give the names of the\nenvironment variables that hold them; the worker reads them when it fetches."
+    )]
+    Add(Box<SourceAddArgs>),
+    /// List the configured sources (settings hold no secrets: only variable names).
+    #[command(
+        after_help = "Examples:\n  spine sources list\n  spine sources list --domain finra.otc_transparency --format json"
+    )]
+    List {
+        /// Only this domain's.
+        #[arg(long, value_parser = parse_domain)]
+        domain: Option<Domain>,
+    },
+    /// Remove a source by name (with what it recorded of past fetches; its captures stay).
+    #[command(after_help = "Example:\n  spine sources remove finra-drop")]
+    Remove {
+        /// The source's name (see `spine sources list`).
+        name: String,
+    },
+}
+
+/// Arguments of `spine sources add`.
+#[derive(Debug, Clone, Args)]
+pub struct SourceAddArgs {
+    /// The domain whose partitions it serves.
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Domain,
+    /// `url-template`, or a kind the domain offers (FINRA: `finra-api`).
+    #[arg(long)]
+    pub kind: String,
+    /// With `--kind url-template`: an http(s):// or file:// URL, or a path, with the domain's
+    /// `${VARIABLES}`.
+    #[arg(long)]
+    pub url_template: Option<String>,
+    /// The first week the source is expected to serve (YYYY-MM-DD, not after today): nothing
+    /// earlier is fetched from it.
+    #[arg(long, value_parser = parse_date)]
+    pub since: Option<NaiveDate>,
+    /// Its name (default `<domain>/<kind>`); names are unique.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// finra-api: the API's base URL (default https://api.finra.org).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// finra-api: the OAuth2 token endpoint (default FINRA's).
+    #[arg(long)]
+    pub token_url: Option<String>,
+    /// finra-api: the environment variable holding the OAuth2 client id (with
+    /// --client-secret-env). Without both, requests are anonymous.
+    #[arg(long, value_name = "VAR")]
+    pub client_id_env: Option<String>,
+    /// finra-api: the environment variable holding the OAuth2 client secret.
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// finra-api: the tierIdentifier FINRA uses for OTC equities (default OTCE).
+    #[arg(long)]
+    pub otc_tier_code: Option<String>,
+    /// finra-api: rows per page, 1 to 5000 (default 5000).
+    #[arg(long)]
+    pub page_limit: Option<u32>,
+    /// finra-api: requests per second across every worker, below FINRA's 20 (default 10).
+    #[arg(long)]
+    pub requests_per_second: Option<f64>,
+}
+
+impl SourceAddArgs {
+    /// The plugin settings given on the command line, by settings key (flags without a value
+    /// are left out), and the flags that set them, for messages.
+    pub fn plugin_settings(&self) -> Vec<(&'static str, &'static str, serde_json::Value)> {
+        let text = |v: &Option<String>| v.as_ref().map(|v| serde_json::json!(v));
+        [
+            ("base_url", "--base-url", text(&self.base_url)),
+            ("token_url", "--token-url", text(&self.token_url)),
+            (
+                "client_id_env",
+                "--client-id-env",
+                text(&self.client_id_env),
+            ),
+            (
+                "client_secret_env",
+                "--client-secret-env",
+                text(&self.client_secret_env),
+            ),
+            (
+                "otc_tier_code",
+                "--otc-tier-code",
+                text(&self.otc_tier_code),
+            ),
+            (
+                "page_limit",
+                "--page-limit",
+                self.page_limit.map(|v| serde_json::json!(v)),
+            ),
+            (
+                "requests_per_second",
+                "--requests-per-second",
+                self.requests_per_second.map(|v| serde_json::json!(v)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, flag, value)| value.map(|v| (key, flag, v)))
+        .collect()
+    }
 }
 
 /// Arguments of `spine schedules add`: the seed's fields.

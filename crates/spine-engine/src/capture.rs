@@ -32,6 +32,10 @@ pub struct FetchedInput {
     pub locator: String,
     /// SHA-256 of the bytes, hex.
     pub content_hash: String,
+    /// How a configured source obtained the bytes (URL, method, body, pages…), kept in the
+    /// capture's metadata under `source_request` so an auditor can replay the fetch. `None` for
+    /// a file or URL an operator ingested by hand (the locator says it all).
+    pub request: Option<Arc<crate::sources::RequestRecord>>,
 }
 
 /// Where a [`FetchedInput`]'s bytes are.
@@ -55,6 +59,7 @@ impl FetchedInput {
             bytes: InputBytes::File(path.to_path_buf()),
             locator: path.display().to_string(),
             content_hash: spine_model::capture::content_hash(&bytes),
+            request: None,
         })
     }
 
@@ -65,6 +70,7 @@ impl FetchedInput {
             content_hash: spine_model::capture::content_hash(&bytes),
             bytes: InputBytes::Memory(bytes),
             locator: locator.into(),
+            request: None,
         }
     }
 
@@ -314,6 +320,7 @@ pub async fn ingest(
         // What is stored with the capture: the locator without its credentials.
         locator: spine_model::redact::url(&locator.to_string()),
         content_hash: fetched.sha256().to_string(),
+        request: None,
     };
     let result = ingest_fetched(engine, plugin, &input, &req.hint, &req.run).await;
     req.run.progress.finish();
@@ -433,7 +440,10 @@ pub async fn ingest_fetched(
     run: &RunContext,
 ) -> PipelineResult<CaptureReport> {
     let domain = plugin.name();
-    let plan = plugin.plan(engine, input, hint).await?;
+    let mut plan = plugin.plan(engine, input, hint).await?;
+    if let Some(request) = &input.request {
+        plan.metadata = Some(with_source_request(plan.metadata.take(), request)?);
+    }
     if let Some(id) = &run.execution_id {
         executions::set_partition(engine.store().conn(), id, &plan.partition).await?;
     }
@@ -450,6 +460,23 @@ pub async fn ingest_fetched(
         report.absorb(landed);
     }
     Ok(report)
+}
+
+/// The plan's capture metadata with the configured source's request added under
+/// `source_request` (a plan's metadata that is not an object is kept under `plan`).
+fn with_source_request(
+    metadata: Option<serde_json::Value>,
+    request: &crate::sources::RequestRecord,
+) -> PipelineResult<serde_json::Value> {
+    let mut map = match metadata {
+        Some(serde_json::Value::Object(map)) => map,
+        Some(other) => serde_json::Map::from_iter([("plan".to_string(), other)]),
+        None => serde_json::Map::new(),
+    };
+    let record = serde_json::to_value(request)
+        .map_err(|e| PipelineError::Input(format!("cannot record the source request: {e}")))?;
+    map.insert("source_request".to_string(), record);
+    Ok(serde_json::Value::Object(map))
 }
 
 /// The part of [`ingest_fetched`] that runs under the partition's lock: unchanged, resumed,

@@ -379,6 +379,56 @@ pub trait DomainPlugin: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// The `${NAME}` variables a `url-template` source of this domain may use (FINRA: `TIER`,
+    /// `WEEK_ENDING`, `WEEK_START`). A template naming any other is refused when the source is
+    /// added, so a typo never reaches a fetch. By default none: the domain has no URL sources.
+    fn template_variable_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The values of the template variables for one partition (FINRA, for the OTC tier of the
+    /// week ending 2025-12-19: `TIER=OTC`, `WEEK_ENDING=2025-12-19`, `WEEK_START=2025-12-15`).
+    /// A variable the partition cannot give (a week-level key has no tier) is left out, and
+    /// expanding a template that needs it fails naming it.
+    fn template_variables(&self, partition: &PartitionKey) -> Vec<(&'static str, String)> {
+        let _ = partition;
+        Vec::new()
+    }
+
+    /// The source kinds this domain implements itself, beyond the engine's `url-template`
+    /// (FINRA: `finra-api`). By default none.
+    fn source_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks the settings of a source of one of [`DomainPlugin::source_kinds`] before it is
+    /// stored: an error says what is wrong, in words an operator can act on. Settings never
+    /// hold secrets, only the names of environment variables.
+    fn validate_source(&self, kind: &str, settings: &serde_json::Value) -> Result<(), String> {
+        let _ = settings;
+        Err(format!("{} offers no source kind `{kind}`", self.name()))
+    }
+
+    /// Fetches one partition from a source of one of [`DomainPlugin::source_kinds`], asking
+    /// first whether it changed since `validators` (what the last successful fetch recorded).
+    /// The engine has checked that the source is active and expected to serve the partition,
+    /// and compares the content hash itself afterwards. Every HTTP request must first reserve
+    /// its slot with [`crate::sources::reserve_rate_slot`], so every worker shares one budget.
+    async fn fetch_source(
+        &self,
+        engine: &Engine,
+        kind: &str,
+        settings: &serde_json::Value,
+        partition: &PartitionKey,
+        validators: &crate::sources::FetchValidators,
+        run: &RunContext,
+    ) -> Result<crate::sources::SourceFetch, crate::sources::SourceFetchError> {
+        let _ = (engine, settings, partition, validators, run);
+        Err(crate::sources::SourceFetchError::Config {
+            reason: format!("{} offers no source kind `{kind}`", self.name()),
+        })
+    }
+
     /// How people name a missing partition in messages (e.g. "OTC file for the week ending
     /// 2025-12-19"), and what the domain adds to the evidence of a failed fetch.
     async fn describe_unavailable(

@@ -26,6 +26,7 @@ pub mod recompute;
 pub mod run;
 pub mod schedules;
 pub mod source;
+pub mod sources;
 pub mod stage;
 
 use std::sync::Arc;

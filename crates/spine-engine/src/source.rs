@@ -252,12 +252,14 @@ pub enum SourceError {
         locator: SourceLocator,
     },
     /// The server answered with an error status other than 404 (after following redirects).
-    #[error("HTTP {status} from {locator}")]
+    #[error("HTTP {status} from {locator}{}", retry_after_suffix(.retry_after))]
     HttpStatus {
         /// The locator that was requested.
         locator: SourceLocator,
         /// The HTTP status code, e.g. 503.
         status: u16,
+        /// How long the server asked to wait (`Retry-After`, with a 429 or 503), if it said.
+        retry_after: Option<Duration>,
     },
     /// No progress for [`FetchOptions::timeout`] while connecting, waiting for headers or
     /// reading the body.
@@ -295,6 +297,12 @@ pub enum SourceError {
     },
 }
 
+/// Says in the message how long the server asked to wait, when it did.
+fn retry_after_suffix(wait: &Option<Duration>) -> String {
+    wait.map(|w| format!(" (Retry-After {}s)", w.as_secs()))
+        .unwrap_or_default()
+}
+
 /// Makes an HTTP 404 recognisable in the message while sharing the variant with missing files.
 fn http_404_suffix(locator: &SourceLocator) -> &'static str {
     if locator.is_remote() {
@@ -313,6 +321,15 @@ impl SourceError {
                 locator: SourceLocator::Http(_),
             } => Some(404),
             Self::HttpStatus { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before trying again (`Retry-After` with a 429 or a
+    /// 503), so a retry can back off at least that long.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::HttpStatus { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -356,7 +373,18 @@ impl SourceError {
 pub async fn fetch(locator: &SourceLocator, opts: &FetchOptions) -> Result<Fetched, SourceError> {
     match locator {
         SourceLocator::File(path) => fetch_file(locator, path, opts).await,
-        SourceLocator::Http(url) => fetch_http(locator, url, opts).await,
+        SourceLocator::Http(url) => {
+            match fetch_http(locator, url, opts, &Conditions::default()).await? {
+                ConditionalFetch::Fetched { fetched, .. } => Ok(fetched),
+                // Unreachable without conditions (a 304 without them is answered as an error
+                // status), but typed all the same.
+                ConditionalFetch::NotModified => Err(SourceError::HttpStatus {
+                    locator: locator.clone(),
+                    status: 304,
+                    retry_after: None,
+                }),
+            }
+        }
     }
 }
 
@@ -424,19 +452,203 @@ fn hash_local_file(path: &Path, max_bytes: u64) -> Result<(u64, String), LocalFa
     Ok((len, hex::encode(hasher.finalize())))
 }
 
+/// Validators to send with an HTTP request, so a server whose resource did not change answers
+/// `304 Not Modified` instead of the body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// Sent as `If-None-Match`: the `ETag` of the last successful fetch.
+    pub if_none_match: Option<String>,
+    /// Sent as `If-Modified-Since`: the `Last-Modified` of the last successful fetch.
+    pub if_modified_since: Option<String>,
+}
+
+impl Conditions {
+    /// True when nothing would be sent.
+    pub fn is_empty(&self) -> bool {
+        self.if_none_match.is_none() && self.if_modified_since.is_none()
+    }
+}
+
+/// The validators a server sent with a body, to send back next time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseValidators {
+    /// The `ETag` header, as sent.
+    pub etag: Option<String>,
+    /// The `Last-Modified` header, as sent.
+    pub last_modified: Option<String>,
+}
+
+/// What [`fetch_if_changed`] got.
+// One per fetch, moved once: not worth a box for the size difference.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum ConditionalFetch {
+    /// The server said the resource did not change (HTTP 304): nothing was downloaded.
+    NotModified,
+    /// The content, always in a temporary file owned by the [`Fetched`], with the validators
+    /// the server sent (none for a local file).
+    Fetched {
+        /// The bytes, hashed.
+        fetched: Fetched,
+        /// What to send back next time.
+        validators: ResponseValidators,
+    },
+}
+
+/// Fetches an input only if it changed: an HTTP request carries `conditions`, and a `304 Not
+/// Modified` answer is [`ConditionalFetch::NotModified`] with nothing downloaded. Unlike
+/// [`fetch`], a local file is *copied* (and hashed) into a temporary file: a drop folder's file
+/// may be replaced while it is being ingested, and the capture must be of the bytes hashed.
+pub async fn fetch_if_changed(
+    locator: &SourceLocator,
+    opts: &FetchOptions,
+    conditions: &Conditions,
+) -> Result<ConditionalFetch, SourceError> {
+    match locator {
+        SourceLocator::File(path) => {
+            let fetched = copy_local_file(locator, path, opts).await?;
+            Ok(ConditionalFetch::Fetched {
+                fetched,
+                validators: ResponseValidators::default(),
+            })
+        }
+        SourceLocator::Http(url) => fetch_http(locator, url, opts, conditions).await,
+    }
+}
+
+/// Copies a local file into a temporary file, hashing it on the way.
+async fn copy_local_file(
+    locator: &SourceLocator,
+    path: &Path,
+    opts: &FetchOptions,
+) -> Result<Fetched, SourceError> {
+    let io_err = |source: io::Error| {
+        if source.kind() == io::ErrorKind::NotFound {
+            SourceError::NotFound {
+                locator: locator.clone(),
+            }
+        } else {
+            SourceError::Io {
+                locator: locator.clone(),
+                source,
+            }
+        }
+    };
+    let temp = temp_file(opts).map_err(|source| SourceError::Io {
+        locator: locator.clone(),
+        source,
+    })?;
+    let (src, max_bytes) = (path.to_path_buf(), opts.max_bytes);
+    let mut dst = temp.as_file().try_clone().map_err(io_err)?;
+    let copied = tokio::task::spawn_blocking(move || -> Result<(u64, String), LocalFailure> {
+        use std::io::Write;
+        let file = std::fs::File::open(&src).map_err(LocalFailure::Io)?;
+        if file.metadata().map_err(LocalFailure::Io)?.is_dir() {
+            return Err(LocalFailure::Io(io::Error::other("is a directory")));
+        }
+        let mut reader = file.take(max_bytes.saturating_add(1));
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0_u8; LOCAL_READ_BUFFER];
+        let mut len = 0_u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(LocalFailure::Io(e)),
+            };
+            len += n as u64;
+            if len > max_bytes {
+                return Err(LocalFailure::TooLarge);
+            }
+            hasher.update(&buf[..n]);
+            dst.write_all(&buf[..n]).map_err(LocalFailure::Io)?;
+        }
+        dst.flush().map_err(LocalFailure::Io)?;
+        Ok((len, hex::encode(hasher.finalize())))
+    })
+    .await
+    .unwrap_or_else(|join| Err(LocalFailure::Io(io::Error::other(join.to_string()))));
+    match copied {
+        Ok((len, sha256)) => Ok(Fetched {
+            locator: locator.clone(),
+            path: temp.path().to_path_buf(),
+            len,
+            sha256,
+            temp: Some(temp),
+        }),
+        Err(LocalFailure::TooLarge) => Err(SourceError::TooLarge {
+            locator: locator.clone(),
+            limit: max_bytes,
+        }),
+        Err(LocalFailure::Io(e)) => Err(io_err(e)),
+    }
+}
+
+/// A temporary file for one download, in [`FetchOptions::temp_dir`] when set.
+fn temp_file(opts: &FetchOptions) -> io::Result<NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("spine-source-");
+    match &opts.temp_dir {
+        Some(dir) => builder.tempfile_in(dir),
+        None => builder.tempfile(),
+    }
+}
+
+/// The longest validator kept: a longer header is not a validator anyone can use (and would not
+/// fit the column that stores it).
+const MAX_VALIDATOR_CHARS: usize = 64;
+
+/// A response header as text, when it is short printable ASCII.
+fn header_text(
+    headers: &reqwest::header::HeaderMap,
+    name: reqwest::header::HeaderName,
+) -> Option<String> {
+    let text = headers.get(name)?.to_str().ok()?.trim();
+    (!text.is_empty() && text.len() <= MAX_VALIDATOR_CHARS).then(|| text.to_owned())
+}
+
+/// Parses `Retry-After`: delay-seconds or an HTTP-date (a date in the past means "now").
+fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 async fn fetch_http(
     locator: &SourceLocator,
     url: &Url,
     opts: &FetchOptions,
-) -> Result<Fetched, SourceError> {
+    conditions: &Conditions,
+) -> Result<ConditionalFetch, SourceError> {
     let client = http_client(locator, url, opts)?;
-    let mut response = client
-        .get(url.clone())
+    let mut request = client.get(url.clone());
+    if let Some(etag) = &conditions.if_none_match {
+        request = request.header(reqwest::header::IF_NONE_MATCH, etag.as_str());
+    }
+    if let Some(since) = &conditions.if_modified_since {
+        request = request.header(reqwest::header::IF_MODIFIED_SINCE, since.as_str());
+    }
+    let mut response = request
         .send()
         .await
         .map_err(|e| classify(locator, opts, e))?;
 
     let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED && !conditions.is_empty() {
+        return Ok(ConditionalFetch::NotModified);
+    }
     if status == reqwest::StatusCode::NOT_FOUND {
         return Err(SourceError::NotFound {
             locator: locator.clone(),
@@ -446,8 +658,13 @@ async fn fetch_http(
         return Err(SourceError::HttpStatus {
             locator: locator.clone(),
             status: status.as_u16(),
+            retry_after: retry_after_header(response.headers()),
         });
     }
+    let validators = ResponseValidators {
+        etag: header_text(response.headers(), reqwest::header::ETAG),
+        last_modified: header_text(response.headers(), reqwest::header::LAST_MODIFIED),
+    };
     let too_large = || SourceError::TooLarge {
         locator: locator.clone(),
         limit: opts.max_bytes,
@@ -463,13 +680,7 @@ async fn fetch_http(
         locator: locator.clone(),
         source,
     };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("spine-source-");
-    let temp = match &opts.temp_dir {
-        Some(dir) => builder.tempfile_in(dir),
-        None => builder.tempfile(),
-    }
-    .map_err(io_err)?;
+    let temp = temp_file(opts).map_err(io_err)?;
     let mut file = tokio::fs::File::from_std(temp.as_file().try_clone().map_err(io_err)?);
 
     let mut hasher = Sha256::new();
@@ -490,12 +701,15 @@ async fn fetch_http(
     file.flush().await.map_err(io_err)?;
     drop(file);
 
-    Ok(Fetched {
-        locator: locator.clone(),
-        path: temp.path().to_path_buf(),
-        len,
-        sha256: hex::encode(hasher.finalize()),
-        temp: Some(temp),
+    Ok(ConditionalFetch::Fetched {
+        fetched: Fetched {
+            locator: locator.clone(),
+            path: temp.path().to_path_buf(),
+            len,
+            sha256: hex::encode(hasher.finalize()),
+            temp: Some(temp),
+        },
+        validators,
     })
 }
 
@@ -524,12 +738,7 @@ fn http_client(
         }
     }
 
-    #[cfg(feature = "https")]
-    {
-        // reqwest is built without a bundled crypto provider; use ring (already compiled
-        // for sqlx). An `Err` only means some provider is installed already, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
+    install_tls_provider();
 
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
@@ -545,7 +754,20 @@ fn http_client(
     })
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Makes HTTPS usable by any `reqwest` client in this process: reqwest is built without a
+/// bundled crypto provider, so the one already compiled for sqlx (ring) is installed once. A
+/// domain that builds its own client (an API source) calls this first. Without the `https`
+/// feature it does nothing, and an `https://` request fails as unsupported.
+pub fn install_tls_provider() {
+    #[cfg(feature = "https")]
+    {
+        // An `Err` only means some provider is installed already, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// Whether `url` points at this machine (a proxy from the environment must never see it).
+pub fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some(host) if host.eq_ignore_ascii_case("localhost") => true,
         Some(host) => host
@@ -678,8 +900,35 @@ mod tests {
             out.extend_from_slice(body);
             out
         };
+        let header = |name: &str| {
+            request.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+        };
         let reply = match path.as_str() {
             "/otc.csv" => full("200 OK", &sample_body()),
+            "/etag.csv"
+                if header("If-None-Match").as_deref() == Some("\"v1\"")
+                    || header("If-Modified-Since").as_deref()
+                        == Some("Mon, 22 Dec 2025 10:00:00 GMT") =>
+            {
+                b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n".to_vec()
+            }
+            "/etag.csv" => {
+                let body = b"tierDescription|x\n";
+                let mut out = format!(
+                    "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nLast-Modified: Mon, 22 Dec 2025 10:00:00 GMT\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                out.extend_from_slice(body);
+                out
+            }
+            "/429" => b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            "/304" => b"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
             "/empty.csv" => full("200 OK", b""),
             "/redirect" => b"HTTP/1.1 302 Found\r\nLocation: /otc.csv\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
             "/500" => full("500 Internal Server Error", b"boom"),
@@ -764,6 +1013,100 @@ mod tests {
             .expect("fetch via redirect");
         assert!(fetched.path().starts_with(dir.path()));
         assert_eq!(fetched.sha256(), sha256_hex(&sample_body()));
+    }
+
+    #[tokio::test]
+    async fn conditional_fetch_sends_validators_and_a_304_downloads_nothing() {
+        let server = TestServer::start().await;
+        let locator = server.locator("/etag.csv");
+        let ConditionalFetch::Fetched {
+            fetched,
+            validators,
+        } = fetch_if_changed(&locator, &opts(), &Conditions::default())
+            .await
+            .expect("first fetch")
+        else {
+            panic!("nothing to compare with: the body is fetched");
+        };
+        assert_eq!(fetched.sha256(), sha256_hex(b"tierDescription|x\n"));
+        assert!(fetched.is_temporary());
+        assert_eq!(
+            validators,
+            ResponseValidators {
+                etag: Some("\"v1\"".into()),
+                last_modified: Some("Mon, 22 Dec 2025 10:00:00 GMT".into()),
+            }
+        );
+        for conditions in [
+            Conditions {
+                if_none_match: validators.etag.clone(),
+                if_modified_since: None,
+            },
+            Conditions {
+                if_none_match: None,
+                if_modified_since: validators.last_modified.clone(),
+            },
+        ] {
+            let again = fetch_if_changed(&locator, &opts(), &conditions)
+                .await
+                .expect("conditional fetch");
+            assert!(matches!(again, ConditionalFetch::NotModified), "{again:?}");
+        }
+        // Another ETag: the server sends the body again.
+        let stale = Conditions {
+            if_none_match: Some("\"v0\"".into()),
+            if_modified_since: None,
+        };
+        assert!(matches!(
+            fetch_if_changed(&locator, &opts(), &stale).await.unwrap(),
+            ConditionalFetch::Fetched { .. }
+        ));
+        // A 304 nobody asked for is an error status, never "not modified".
+        let err = fetch(&server.locator("/304"), &opts())
+            .await
+            .expect_err("unasked 304");
+        assert_eq!(err.http_status(), Some(304));
+    }
+
+    #[tokio::test]
+    async fn http_429_carries_its_retry_after() {
+        let server = TestServer::start().await;
+        let err = fetch(&server.locator("/429"), &opts())
+            .await
+            .expect_err("429");
+        assert_eq!(err.http_status(), Some(429));
+        assert!(err.is_retryable());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+        assert!(err.to_string().ends_with("/429 (Retry-After 7s)"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_local_file_is_copied_when_fetched_if_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("otc.psv");
+        std::fs::write(&path, b"one").unwrap();
+        let locator = SourceLocator::from(path.clone());
+        let ConditionalFetch::Fetched {
+            fetched,
+            validators,
+        } = fetch_if_changed(&locator, &opts(), &Conditions::default())
+            .await
+            .unwrap()
+        else {
+            panic!("a file is always read");
+        };
+        assert_eq!(validators, ResponseValidators::default());
+        assert!(fetched.is_temporary());
+        assert_ne!(fetched.path(), path);
+        // Replacing the drop-folder file does not change the bytes being ingested.
+        std::fs::write(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(fetched.path()).unwrap(), b"one");
+        assert_eq!(fetched.sha256(), sha256_hex(b"one"));
+        let missing = SourceLocator::from(dir.path().join("nope.psv"));
+        let err = fetch_if_changed(&missing, &opts(), &Conditions::default())
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, SourceError::NotFound { .. }), "{err:?}");
     }
 
     #[tokio::test]
@@ -1039,6 +1382,7 @@ mod tests {
         let status = |status| SourceError::HttpStatus {
             locator: loc.clone(),
             status,
+            retry_after: None,
         };
         assert!(status(502).is_retryable());
         assert!(status(429).is_retryable());

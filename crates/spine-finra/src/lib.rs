@@ -5,13 +5,19 @@
 //! revision diffs).
 //!
 //! It plugs into the engine as [`FinraDomain`]; the engine runs the capture lifecycle around its
-//! stages and everything that follows a capture.
+//! stages and everything that follows a capture. Its sources ([`sources`]) are `url-template`s
+//! filled with `${TIER}`, `${WEEK_ENDING}` and `${WEEK_START}`, and FINRA's Query API
+//! (`finra-api`, the client in [`api`]).
 
+pub mod api;
 mod background;
 pub mod calcs;
 pub mod detect;
 pub mod parse;
 pub mod pipeline;
+pub mod sources;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_server;
 
 use std::sync::Arc;
 
@@ -23,6 +29,7 @@ use spine_engine::domain::{
     CalcSpec, CapturePlan, DetectionSpec, DomainPlugin, PipelineRun, PipelineSpec, PipelineTarget,
     PlannedCapture, RecomputeResult, Remedy, StagesOutcome,
 };
+use spine_engine::sources::{FetchValidators, SourceFetch, SourceFetchError};
 use spine_engine::{Engine, PipelineError, PipelineResult, RunContext};
 use spine_model::{Category, Domain, PartitionKey, ScheduleType, Severity, Stage, Tier};
 use spine_store::lineage::NewDependency;
@@ -396,6 +403,42 @@ impl DomainPlugin for FinraDomain {
             ),
             format!("spine recompute {} --week-ending {week}", domain()),
         )])
+    }
+
+    fn template_variable_names(&self) -> &'static [&'static str] {
+        sources::TEMPLATE_VARIABLES
+    }
+
+    fn template_variables(&self, partition: &PartitionKey) -> Vec<(&'static str, String)> {
+        sources::template_variables(partition)
+    }
+
+    fn source_kinds(&self) -> &'static [&'static str] {
+        &[sources::FINRA_API]
+    }
+
+    fn validate_source(&self, kind: &str, settings: &serde_json::Value) -> Result<(), String> {
+        if kind != sources::FINRA_API {
+            return Err(format!("{} offers no source kind `{kind}`", self.name()));
+        }
+        sources::FinraApiSettings::parse(settings)?.validate()
+    }
+
+    async fn fetch_source(
+        &self,
+        engine: &Engine,
+        kind: &str,
+        settings: &serde_json::Value,
+        partition: &PartitionKey,
+        validators: &FetchValidators,
+        run: &RunContext,
+    ) -> Result<SourceFetch, SourceFetchError> {
+        if kind != sources::FINRA_API {
+            return Err(SourceFetchError::Config {
+                reason: format!("{} offers no source kind `{kind}`", self.name()),
+            });
+        }
+        sources::fetch_api(engine, settings, partition, validators, run).await
     }
 
     async fn describe_unavailable(

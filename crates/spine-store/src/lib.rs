@@ -23,6 +23,7 @@ pub mod readiness;
 pub mod rejects;
 pub mod reports;
 pub mod schedules;
+pub mod sources;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod work_attempts;

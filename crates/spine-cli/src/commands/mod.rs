@@ -18,6 +18,7 @@ pub mod rejects;
 pub mod report;
 pub mod schedules;
 pub mod serve;
+pub mod sources;
 pub mod status;
 
 use std::process::ExitCode;
@@ -178,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rejects(cmd) => rejects::run(&ctx, cmd).await,
         Command::Executions(cmd) => executions::run(&ctx, cmd).await,
         Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
+        Command::Sources(cmd) => sources::run(&ctx, cmd).await,
         Command::Recompute(args) => recompute::run(&ctx, args).await,
         Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Deps(cmd) => deps::run(&ctx, cmd).await,

@@ -45,6 +45,10 @@ pub mod finra_otc_volume_per_day;
 pub mod ref_calendar_holidays;
 pub mod ref_calendar_trading_days;
 
+// Created by m20261202_000001_sources.
+pub mod core_source_fetch_state;
+pub mod core_source_rate;
+pub mod core_sources;
 // Created by m20261202_000003_worker.
 pub mod core_work_attempts;
 pub mod core_workers;
