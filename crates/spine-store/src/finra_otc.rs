@@ -87,7 +87,7 @@ fn insert_sql<E: EntityTrait, const F: usize, const N: usize>(
 /// Inserts `rows` (values in `per_row` order), each with the same `fixed` values, in multi-row
 /// statements of the same shape, moving each value into the statement (no clone of row data on
 /// our side).
-async fn insert_rows<C, E, I, const F: usize, const N: usize>(
+pub(crate) async fn insert_rows<C, E, I, const F: usize, const N: usize>(
     conn: &C,
     fixed: [(E::Column, Value); F],
     per_row: [E::Column; N],
@@ -103,6 +103,16 @@ where
     let fixed_columns: [E::Column; F] = fixed_columns
         .try_into()
         .unwrap_or_else(|_| unreachable!("F columns"));
+    if backend == DbBackend::Postgres {
+        return crate::bulk::insert_columns::<_, E, _, F, N>(
+            conn,
+            fixed_columns,
+            fixed_values,
+            per_row,
+            rows,
+        )
+        .await;
+    }
     let per_statement = ROWS_PER_STATEMENT.min((MAX_BINDS - F) / N).max(1);
     let mut rows = rows.into_iter();
     let mut total = 0u64;
