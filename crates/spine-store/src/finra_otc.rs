@@ -525,6 +525,56 @@ pub async fn calc_counts<C: ConnectionTrait>(
     Ok((symbols, venues))
 }
 
+/// How many venues each of several captures' calcs hold (captures without calcs are absent):
+/// one grouped query per 500 captures, for checks over many weeks.
+pub async fn venue_counts<C: ConnectionTrait>(
+    conn: &C,
+    capture_ids: &[String],
+) -> StoreResult<HashMap<String, u64>> {
+    use finra_otc_venue_share::Column;
+    let mut out = HashMap::new();
+    for chunk in capture_ids.chunks(500) {
+        let rows: Vec<(String, i64)> = finra_otc_venue_share::Entity::find()
+            .select_only()
+            .column(Column::CaptureId)
+            .column_as(sea_orm::ExprTrait::count(Expr::col(Column::Mpid)), "n")
+            .filter(Column::CaptureId.is_in(chunk.iter().map(String::as_str)))
+            .group_by(Column::CaptureId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        out.extend(rows.into_iter().map(|(id, n)| (id, n.max(0) as u64)));
+    }
+    Ok(out)
+}
+
+/// The tier splits of several weeks, each by tier (weeks without a split are absent).
+pub async fn tier_splits<C: ConnectionTrait>(
+    conn: &C,
+    weeks: &[NaiveDate],
+) -> StoreResult<HashMap<NaiveDate, Vec<TierSplitRow>>> {
+    use finra_otc_tier_split::Column;
+    let mut out: HashMap<NaiveDate, Vec<TierSplitRow>> = HashMap::new();
+    for chunk in weeks.chunks(500) {
+        for m in finra_otc_tier_split::Entity::find()
+            .filter(Column::WeekEnding.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            out.entry(m.week_ending).or_default().push(TierSplitRow {
+                tier: m.tier.parse()?,
+                capture_id: m.capture_id,
+                shares: m.shares,
+                share: m.share,
+            });
+        }
+    }
+    for rows in out.values_mut() {
+        rows.sort_by_key(|r| r.tier);
+    }
+    Ok(out)
+}
+
 /// The symbol summary of a capture, by symbol (one symbol when given).
 pub async fn symbol_summary<C: ConnectionTrait>(
     conn: &C,
