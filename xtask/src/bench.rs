@@ -105,6 +105,31 @@ pub struct BenchArgs {
         default_value = "postgres://postgres@127.0.0.1:5432"
     )]
     pub postgres_url: String,
+    /// What to measure: one large week against its floor (`pipeline`), or costs that must not
+    /// grow with history on a database of `--weeks` weeks (`scale`).
+    #[arg(long, value_enum, default_value_t = Scenario::Pipeline)]
+    pub scenario: Scenario,
+    /// With `--scenario scale`: weeks in the big database (× 3 tiers).
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub weeks: u32,
+    /// With `--scenario scale`: the Friday ending the first week.
+    #[arg(long, default_value = "2024-01-05", value_parser = parse_date)]
+    pub first_week_ending: NaiveDate,
+    /// With `--scenario scale`: symbols per tier per week (the generator's default).
+    #[arg(long, default_value_t = 3_000)]
+    pub symbols: usize,
+    /// With `--scenario scale`: sequential HTTP requests per series.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+}
+
+/// What `cargo xtask bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// One large week end to end against the floor.
+    Pipeline,
+    /// Doctor, readiness, /metrics and ingest on a database of many weeks.
+    Scale,
 }
 
 fn parse_tier(s: &str) -> Result<Tier, String> {
@@ -314,6 +339,32 @@ pub fn run(args: BenchArgs) -> Result<()> {
     fs::create_dir_all(&work.path)
         .with_context(|| format!("cannot create {}", work.path.display()))?;
     let dir = work.path.canonicalize()?;
+    if args.scenario == Scenario::Scale {
+        let report = crate::scale::run(
+            &spine,
+            &dir,
+            args.weeks,
+            args.first_week_ending,
+            args.symbols,
+            args.runs,
+            args.requests,
+        )?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", crate::scale::render(&report));
+        }
+        if args.check && !report.pass {
+            let missed: Vec<String> = report
+                .targets
+                .iter()
+                .filter(|t| !t.pass)
+                .map(|t| format!("{} = {:.2} (target {})", t.name, t.value, t.target))
+                .collect();
+            bail!("benchmark target missed: {}", missed.join("; "));
+        }
+        return Ok(());
+    }
     let mut machine = machine(sqlite3)?;
     machine.postgres = postgres;
 
@@ -910,7 +961,7 @@ fn measure(
 }
 
 /// The median of a non-empty list (the mean of the middle two for an even count).
-fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -1111,7 +1162,7 @@ fn machine(sqlite3: String) -> Result<Machine> {
 }
 
 /// A progress line on stderr (stdout carries only the results).
-fn note(line: String) {
+pub(crate) fn note(line: String) {
     eprintln!("xtask bench: {line}");
 }
 
