@@ -38,6 +38,19 @@ use spine_model::Tier;
 pub const MAX_RATIO: f64 = 3.0;
 /// The memory target: the pipeline's peak resident set must stay below this many megabytes.
 pub const MAX_PEAK_RSS_MB: f64 = 200.0;
+/// The memory target on PostgreSQL (issue 14): the client holds less, the server the rest.
+pub const MAX_PEAK_RSS_MB_POSTGRES: f64 = 150.0;
+
+/// Which database the pipeline writes, and so which floor it is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A fresh SQLite file; the floor is `sqlite3 .import`.
+    Sqlite,
+    /// A fresh PostgreSQL database per run; the floor is `psql \copy` into one table of a fresh
+    /// database.
+    Postgres,
+}
 
 /// Arguments of `cargo xtask bench`.
 #[derive(Debug, Args)]
@@ -81,6 +94,42 @@ pub struct BenchArgs {
     /// in one run on one machine, e.g. before and after a change.
     #[arg(long)]
     pub spine: Option<PathBuf>,
+    /// The database the pipeline writes (and the floor it is compared with).
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// With `--backend postgres`: the server, as a URL without a database (or with one, which is
+    /// ignored). Each run creates a fresh database on it (`spine_bench_<pid>_<n>`) and drops it.
+    #[arg(
+        long,
+        env = "SPINE_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub postgres_url: String,
+    /// What to measure: one large week against its floor (`pipeline`), or costs that must not
+    /// grow with history on a database of `--weeks` weeks (`scale`).
+    #[arg(long, value_enum, default_value_t = Scenario::Pipeline)]
+    pub scenario: Scenario,
+    /// With `--scenario scale`: weeks in the big database (× 3 tiers).
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub weeks: u32,
+    /// With `--scenario scale`: the Friday ending the first week.
+    #[arg(long, default_value = "2024-01-05", value_parser = parse_date)]
+    pub first_week_ending: NaiveDate,
+    /// With `--scenario scale`: symbols per tier per week (the generator's default).
+    #[arg(long, default_value_t = 3_000)]
+    pub symbols: usize,
+    /// With `--scenario scale`: sequential HTTP requests per series.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+}
+
+/// What `cargo xtask bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// One large week end to end against the floor.
+    Pipeline,
+    /// Doctor, readiness, /metrics and ingest on a database of many weeks.
+    Scale,
 }
 
 fn parse_tier(s: &str) -> Result<Tier, String> {
@@ -112,6 +161,8 @@ pub struct BenchReport {
     pub runs: u32,
     /// Where it ran.
     pub machine: Machine,
+    /// The backend the pipeline wrote.
+    pub backend: Backend,
     /// The full pipeline (`spine ingest finra-otc`).
     pub pipeline: Series,
     /// The floor (`sqlite3 .import`).
@@ -142,6 +193,8 @@ pub struct Machine {
     /// `sqlite3 --version` (the shell used for the floor; the pipeline uses the SQLite that
     /// sqlx bundles).
     pub sqlite3: String,
+    /// The PostgreSQL server's `version()`, with `--backend postgres`.
+    pub postgres: Option<String>,
     /// /proc/loadavg (1, 5, 15 minutes) when the benchmark started: other work on the machine.
     pub load_at_start: String,
 }
@@ -263,6 +316,10 @@ impl Drop for WorkDir {
 /// Runs the benchmark and prints its report.
 pub fn run(args: BenchArgs) -> Result<()> {
     let sqlite3 = sqlite3_version()?;
+    let postgres = match args.backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(postgres_version(&args.postgres_url)?),
+    };
     let root = workspace_root();
     let spine = match &args.spine {
         Some(path) => path.clone(),
@@ -282,7 +339,34 @@ pub fn run(args: BenchArgs) -> Result<()> {
     fs::create_dir_all(&work.path)
         .with_context(|| format!("cannot create {}", work.path.display()))?;
     let dir = work.path.canonicalize()?;
-    let machine = machine(sqlite3)?;
+    if args.scenario == Scenario::Scale {
+        let report = crate::scale::run(
+            &spine,
+            &dir,
+            args.weeks,
+            args.first_week_ending,
+            args.symbols,
+            args.runs,
+            args.requests,
+        )?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", crate::scale::render(&report));
+        }
+        if args.check && !report.pass {
+            let missed: Vec<String> = report
+                .targets
+                .iter()
+                .filter(|t| !t.pass)
+                .map(|t| format!("{} = {:.2} (target {})", t.name, t.value, t.target))
+                .collect();
+            bail!("benchmark target missed: {}", missed.join("; "));
+        }
+        return Ok(());
+    }
+    let mut machine = machine(sqlite3)?;
+    machine.postgres = postgres;
 
     // The input: one week, exactly `rows` rows, generated once and reused by every run.
     let csv = dir.join(file_name(args.tier, args.week_ending));
@@ -327,6 +411,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         csv: &csv,
         calendar: calendar.as_deref(),
         args: &args,
+        runs: std::cell::Cell::new(0),
+        pg_bytes: std::cell::Cell::new(0),
+        pg_floor_bytes: std::cell::Cell::new(0),
     };
     let mut pipeline = Vec::new();
     let mut floor = Vec::new();
@@ -348,15 +435,26 @@ pub fn run(args: BenchArgs) -> Result<()> {
         ));
         floor.push(f);
     }
-    let pipeline = series(&pipeline, args.rows, db_bytes(&dir.join(PIPELINE_DB)));
-    let floor = series(&floor, args.rows, db_bytes(&dir.join(FLOOR_DB)));
-    let breakdown = if args.breakdown {
+    let (pipeline_bytes, floor_bytes) = match args.backend {
+        Backend::Sqlite => (
+            db_bytes(&dir.join(PIPELINE_DB)),
+            db_bytes(&dir.join(FLOOR_DB)),
+        ),
+        Backend::Postgres => (bench.pg_bytes.take(), bench.pg_floor_bytes.take()),
+    };
+    let pipeline = series(&pipeline, args.rows, pipeline_bytes);
+    let floor = series(&floor, args.rows, floor_bytes);
+    let breakdown = if args.breakdown && args.backend == Backend::Sqlite {
         Some(bench.breakdown()?)
     } else {
         None
     };
 
     let ratio = pipeline.median_seconds / floor.median_seconds;
+    let max_rss = match args.backend {
+        Backend::Sqlite => MAX_PEAK_RSS_MB,
+        Backend::Postgres => MAX_PEAK_RSS_MB_POSTGRES,
+    };
     let targets = vec![
         Target {
             name: "ratio pipeline/floor",
@@ -367,8 +465,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         Target {
             name: "pipeline peak RSS MB",
             value: pipeline.max_peak_rss_mb,
-            target: format!("< {MAX_PEAK_RSS_MB:.0}"),
-            pass: pipeline.max_peak_rss_mb < MAX_PEAK_RSS_MB,
+            target: format!("< {max_rss:.0}"),
+            pass: pipeline.max_peak_rss_mb < max_rss,
         },
     ];
     let report = BenchReport {
@@ -380,6 +478,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         file_bytes: stats.bytes,
         runs: args.runs,
         machine,
+        backend: args.backend,
         pass: targets.iter().all(|t| t.pass),
         pipeline,
         floor,
@@ -418,14 +517,25 @@ struct Bench<'a> {
     csv: &'a Path,
     calendar: Option<&'a Path>,
     args: &'a BenchArgs,
+    /// PostgreSQL databases created so far (each run's name is unique).
+    runs: std::cell::Cell<u32>,
+    /// Size of the last pipeline database on PostgreSQL, read before it is dropped.
+    pg_bytes: std::cell::Cell<u64>,
+    /// Size of the last floor database on PostgreSQL.
+    pg_floor_bytes: std::cell::Cell<u64>,
 }
 
 impl Bench<'_> {
     /// A fresh, migrated database with the calendar loaded; returns its URL.
     fn fresh_pipeline_db(&self, name: &str) -> Result<String> {
-        let db = self.dir.join(name);
-        remove_db(&db)?;
-        let url = format!("sqlite://{}?mode=rwc", db.display());
+        let url = match self.args.backend {
+            Backend::Sqlite => {
+                let db = self.dir.join(name);
+                remove_db(&db)?;
+                format!("sqlite://{}?mode=rwc", db.display())
+            }
+            Backend::Postgres => self.fresh_postgres_db()?,
+        };
         self.spine_untimed(&url, &["db", "migrate"])?;
         if let Some(calendar) = self.calendar {
             let file = calendar.display().to_string();
@@ -524,11 +634,106 @@ impl Bench<'_> {
 
     /// One pipeline measurement.
     fn pipeline_run(&self) -> Result<Measured> {
-        self.ingest(PIPELINE_DB, None)
+        let m = self.ingest(PIPELINE_DB, None)?;
+        if self.args.backend == Backend::Postgres {
+            let name = self.postgres_db_name();
+            self.pg_bytes.set(self.postgres_db_bytes(&name)?);
+            self.drop_postgres_db(&name)?;
+        }
+        Ok(m)
     }
 
-    /// One floor measurement: `sqlite3 .import` of the file into a fresh database.
+    /// The PostgreSQL server's URL without a database.
+    fn postgres_server(&self) -> String {
+        postgres_server(&self.args.postgres_url)
+    }
+
+    /// The name of the PostgreSQL database of the current run.
+    fn postgres_db_name(&self) -> String {
+        format!("spine_bench_{}_{}", std::process::id(), self.runs.get())
+    }
+
+    /// Creates the next run's fresh PostgreSQL database; returns its URL.
+    fn fresh_postgres_db(&self) -> Result<String> {
+        self.runs.set(self.runs.get() + 1);
+        let name = self.postgres_db_name();
+        let server = self.postgres_server();
+        psql(
+            &format!("{server}/postgres"),
+            &format!("DROP DATABASE IF EXISTS {name}"),
+        )?;
+        psql(
+            &format!("{server}/postgres"),
+            &format!("CREATE DATABASE {name}"),
+        )?;
+        Ok(format!("{server}/{name}"))
+    }
+
+    /// `pg_database_size` of a benchmark database.
+    fn postgres_db_bytes(&self, name: &str) -> Result<u64> {
+        let server = self.postgres_server();
+        let out = psql(
+            &format!("{server}/postgres"),
+            &format!("SELECT pg_database_size('{name}')"),
+        )?;
+        Ok(out.trim().parse().unwrap_or(0))
+    }
+
+    /// Drops a benchmark database.
+    fn drop_postgres_db(&self, name: &str) -> Result<()> {
+        let server = self.postgres_server();
+        psql(
+            &format!("{server}/postgres"),
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )?;
+        Ok(())
+    }
+
+    /// One floor measurement on PostgreSQL: `psql \copy` of the file into one table (eight text
+    /// columns, no index, created before the clock starts) of a fresh database.
+    fn postgres_floor_run(&self) -> Result<Measured> {
+        let url = self.fresh_postgres_db()?;
+        let name = self.postgres_db_name();
+        psql(
+            &url,
+            "CREATE TABLE finra (tier text, symbol text, issue text, mpid text, participant text, \
+             shares text, trades text, last_update text)",
+        )?;
+        let mut cmd = Command::new("psql");
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-c"])
+            .arg(format!(
+                "\\copy finra FROM '{}' WITH (FORMAT text, DELIMITER '|', HEADER true)",
+                self.csv.display()
+            ));
+        let stdout = self.dir.join("psql.stdout");
+        let stderr = self.dir.join("psql.stderr");
+        let m = measure(&mut cmd, None, &stdout, &stderr, None)?;
+        if !m.status.success() {
+            bail!(
+                "psql \\copy failed ({}): {}",
+                m.status,
+                fs::read_to_string(&stderr).unwrap_or_default().trim()
+            );
+        }
+        let count = psql(&url, "SELECT count(*) FROM finra")?;
+        if count.trim() != self.args.rows.to_string() {
+            bail!(
+                "psql \\copy loaded {} rows, expected {}",
+                count.trim(),
+                self.args.rows
+            );
+        }
+        self.pg_floor_bytes.set(self.postgres_db_bytes(&name)?);
+        self.drop_postgres_db(&name)?;
+        Ok(m)
+    }
+
+    /// One floor measurement: `sqlite3 .import` of the file into a fresh database (or
+    /// `psql \copy` on PostgreSQL).
     fn floor_run(&self) -> Result<Measured> {
+        if self.args.backend == Backend::Postgres {
+            return self.postgres_floor_run();
+        }
         let db = self.dir.join(FLOOR_DB);
         remove_db(&db)?;
         let script = format!(
@@ -756,7 +961,7 @@ fn measure(
 }
 
 /// The median of a non-empty list (the mean of the middle two for an even count).
-fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -847,6 +1052,51 @@ fn spine_binary(root: &Path, no_build: bool) -> Result<PathBuf> {
     Ok(spine)
 }
 
+/// The server part of a PostgreSQL URL: scheme, credentials, host and port, without the
+/// database or parameters.
+fn postgres_server(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    format!("{scheme}://{host}")
+}
+
+/// Runs one SQL command through `psql` (unaligned, tuples only) and returns what it printed.
+fn psql(url: &str, sql: &str) -> Result<String> {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .context("cannot run psql (the PostgreSQL floor needs the psql client)")?;
+    if !out.status.success() {
+        bail!(
+            "psql failed on `{sql}` ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The server's `version()`.
+fn postgres_version(url: &str) -> Result<String> {
+    Ok(psql(
+        &format!("{}/postgres", postgres_server(url)),
+        "SELECT version()",
+    )?
+    .trim()
+    .to_string())
+}
+
 /// `sqlite3 --version`, or an error saying how to install the shell.
 fn sqlite3_version() -> Result<String> {
     match Command::new("sqlite3").arg("--version").output() {
@@ -906,12 +1156,13 @@ fn machine(sqlite3: String) -> Result<Machine> {
         kernel: read_trimmed("/proc/sys/kernel/osrelease", 1),
         rustc,
         sqlite3,
+        postgres: None,
         load_at_start: read_trimmed("/proc/loadavg", 3),
     })
 }
 
 /// A progress line on stderr (stdout carries only the results).
-fn note(line: String) {
+pub(crate) fn note(line: String) {
     eprintln!("xtask bench: {line}");
 }
 
@@ -959,14 +1210,29 @@ fn render(r: &BenchReport, spine: &Path, dir: &Path) -> String {
         spine.display(),
         dir.display()
     );
-    let _ = writeln!(
-        s,
-        "pipeline = spine ingest finra-otc (RAW + NORMALIZED + CALC + lineage) on a fresh migrated SQLite file"
-    );
-    let _ = writeln!(
-        s,
-        "floor    = sqlite3 .import of the same file into one table of a fresh database\n"
-    );
+    match r.backend {
+        Backend::Sqlite => {
+            let _ = writeln!(
+                s,
+                "pipeline = spine ingest finra-otc (RAW + NORMALIZED + CALC + lineage) on a fresh migrated SQLite file"
+            );
+            let _ = writeln!(
+                s,
+                "floor    = sqlite3 .import of the same file into one table of a fresh database\n"
+            );
+        }
+        Backend::Postgres => {
+            let _ = writeln!(s, "postgres: {}", m.postgres.as_deref().unwrap_or("?"));
+            let _ = writeln!(
+                s,
+                "pipeline = spine ingest finra-otc (RAW + NORMALIZED + CALC + lineage) into a fresh migrated PostgreSQL database"
+            );
+            let _ = writeln!(
+                s,
+                "floor    = psql \\copy of the same file into one table of a fresh database (client CPU and RSS only)\n"
+            );
+        }
+    }
 
     let _ = write!(s, "{:<22}", "run");
     for i in 1..=r.runs {

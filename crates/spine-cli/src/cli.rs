@@ -845,6 +845,11 @@ pub struct ServeArgs {
     /// are answered 503 with Retry-After immediately instead of queueing.
     #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_EXPENSIVE, value_parser = count)]
     pub max_expensive: usize,
+    /// `/metrics` writes one series per partition only for the weeks ending within this many
+    /// weeks of the server clock (and partitions without a week captured within them); older
+    /// partitions are summed up per domain, so the series do not grow with history.
+    #[arg(long, value_name = "WEEKS", env = "SPINE_METRICS_WEEKS", default_value_t = server::DEFAULT_METRICS_WEEKS, value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub metrics_weeks: u32,
 }
 
 impl ServeArgs {

@@ -12,11 +12,12 @@ use spine_model::{
     Domain, ExpectedState, PartitionKey, ReadinessStatus, ReadyFor, Severity, Stage, WeekEnding,
 };
 use spine_store::anomalies::{self, AnomalyExt, AnomalyFilter};
-use spine_store::{captures, manifest};
+use spine_store::manifest;
 
 use crate::domain::Remedy;
-use crate::readiness::{Certification, evaluate_only};
-use crate::{Engine, PipelineResult, RunContext, schedules};
+use crate::readiness::{Certification, evaluate_with};
+use crate::reads::Reads;
+use crate::{Engine, PipelineResult, RunContext};
 
 /// The diagnosis of one domain.
 #[derive(Debug, Clone, Serialize)]
@@ -200,21 +201,18 @@ pub struct AnomalyLine {
     pub message: String,
 }
 
+/// The weeks to examine (each with whether it is fully due) and the most recent fully due one.
+type DueWeeks = (Vec<(NaiveDate, bool)>, Option<NaiveDate>);
+
 /// The weeks worth examining, most recent first: every newer week that is only partly due
 /// (FINRA publishes Tier 2 and OTC weeks after Tier 1, so the newest weeks are always partial),
 /// then the `weeks` most recent *fully due* weeks — where a verdict can be wrong rather than
 /// early. A week with nothing due and nothing captured is not examined. Returns the weeks and
 /// the most recent fully due one.
-async fn due_weeks(
-    engine: &Engine,
-    domain: &Domain,
-    weeks: u32,
-    run: &RunContext,
-) -> PipelineResult<(Vec<(NaiveDate, bool)>, Option<NaiveDate>)> {
-    let store = engine.store();
+fn due_weeks(reads: &Reads, weeks: u32, run: &RunContext) -> PipelineResult<DueWeeks> {
     let today = run.now.date_naive();
     let mut friday = WeekEnding::on_or_before(today).date();
-    let earliest = schedules::earliest_week(store, domain).await?;
+    let earliest = reads.earliest_week()?;
     let mut out = Vec::new();
     let mut fully_due = 0u32;
     let mut latest_due = None;
@@ -223,7 +221,7 @@ async fn due_weeks(
         if fully_due >= weeks.max(1) || earliest.is_some_and(|e| friday < e) {
             break;
         }
-        let check = schedules::inspect(store, domain, friday, friday, run).await?;
+        let check = reads.inspect(friday, friday, run)?;
         let any_due = check
             .expected
             .iter()
@@ -233,8 +231,8 @@ async fn due_weeks(
                 .expected
                 .iter()
                 .all(|e| e.status != ExpectedState::Pending);
-        let captured = !captures::latest_covered(store.conn(), domain, &PartitionKey::week(friday))
-            .await?
+        let captured = !reads
+            .latest_covered(&PartitionKey::week(friday))?
             .is_empty();
         if all_due || (check.expected.is_empty() && captured) {
             fully_due += 1;
@@ -270,17 +268,28 @@ pub async fn diagnose(
     )
     .await?;
     let mut diagnoses = Vec::new();
-    let (examined, latest_due_week) = due_weeks(engine, domain, weeks, run).await?;
+    // Everything the weeks below read, read once for the domain (not per week): the schedules
+    // look back at most two years, and due times fall within weeks of their week.
+    let today = run.now.date_naive();
+    let reads = Reads::for_domain(
+        engine,
+        domain,
+        today - chrono::Days::new(7 * 106),
+        today,
+        Some(open.clone()),
+    )
+    .await?;
+    let (examined, latest_due_week) = due_weeks(&reads, weeks, run)?;
+    let dates: Vec<NaiveDate> = examined.iter().map(|(week, _)| *week).collect();
+    let mut gaps = plugin.derived_gaps_many(engine, &dates).await?.into_iter();
     for (week, fully_due) in examined {
-        let check = schedules::inspect(store, domain, week, week, run).await?;
+        let check = reads.inspect(week, week, run)?;
         let mut present = Vec::new();
         let mut missing = Vec::new();
-        for capture in
-            captures::latest_covered(store.conn(), domain, &PartitionKey::week(week)).await?
-        {
+        for capture in reads.latest_covered(&PartitionKey::week(week))? {
+            let capture = capture.clone();
             let key = PartitionKey::parse(&capture.partition_key)?;
-            let stages = manifest::stages(store.conn(), domain, &key).await?;
-            let stage = manifest::furthest_stage(&stages, &capture.capture_id);
+            let stage = manifest::furthest_stage(reads.stages(&key), &capture.capture_id);
             let last = plugin.required_stages().last().copied();
             if stage < last {
                 let business_rule = open.iter().any(|a| {
@@ -342,13 +351,20 @@ pub async fn diagnose(
         }
         // What the domain derives for the week from several partitions, and finds out of date.
         let mut derived = Vec::new();
-        for (problem, remedy) in plugin.derived_gaps(engine, week).await? {
+        for (problem, remedy) in gaps.next().unwrap_or_default() {
             remediation.push(remedy.clone());
             derived.push(DerivedGap { problem, remedy });
         }
         let mut readiness = Vec::new();
         for use_ in ReadyFor::ALL {
-            let cert = evaluate_only(engine, domain, &PartitionKey::week(week), *use_, run).await?;
+            let cert = evaluate_with(
+                engine,
+                &reads,
+                domain,
+                &PartitionKey::week(week),
+                *use_,
+                run,
+            )?;
             readiness.push(cert);
         }
         let worst = readiness

@@ -379,6 +379,21 @@ pub trait DomainPlugin: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// [`DomainPlugin::derived_gaps`] of several business dates, in their order: what the
+    /// doctor asks for every week it examines. By default one call per date; a domain whose
+    /// check reads the store overrides it to read all the dates at once.
+    async fn derived_gaps_many(
+        &self,
+        engine: &Engine,
+        dates: &[NaiveDate],
+    ) -> PipelineResult<Vec<Vec<(String, String)>>> {
+        let mut out = Vec::with_capacity(dates.len());
+        for date in dates {
+            out.push(self.derived_gaps(engine, *date).await?);
+        }
+        Ok(out)
+    }
+
     /// The `${NAME}` variables a `url-template` source of this domain may use (FINRA: `TIER`,
     /// `WEEK_ENDING`, `WEEK_START`). A template naming any other is refused when the source is
     /// added, so a typo never reaches a fetch. By default none: the domain has no URL sources.

@@ -22,6 +22,7 @@ pub mod domain;
 pub mod landed;
 pub mod lineage;
 pub mod readiness;
+pub mod reads;
 pub mod recompute;
 pub mod run;
 pub mod schedules;

@@ -4,14 +4,10 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 use spine_model::{Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor};
-use spine_rules::readiness::{
-    AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, ReadinessVerdict, evaluate,
-    related,
-};
-use spine_store::anomalies::{AnomalyExt, AnomalyFilter};
+use spine_rules::readiness::{ReadinessFacts, ReadinessVerdict, evaluate, related};
 use spine_store::readiness::{Evaluation, Recorded};
-use spine_store::{anomalies, captures, lineage, manifest};
 
+use crate::reads::Reads;
 use crate::{Engine, PipelineResult, RunContext, schedules};
 
 /// The printed and served form of a verdict (`spine readiness`, the HTTP API).
@@ -46,7 +42,8 @@ pub struct Certification {
 }
 
 /// Gathers the facts for one (domain, partition, use) at the run's clock. The domain must be
-/// registered: its plugin says which stages a complete capture has.
+/// registered: its plugin says which stages a complete capture has. The reads are narrowed to
+/// the partition ([`Reads::for_partition`]): their cost does not grow with history.
 pub async fn facts(
     engine: &Engine,
     domain: &Domain,
@@ -55,82 +52,8 @@ pub async fn facts(
     run: &RunContext,
 ) -> PipelineResult<ReadinessFacts> {
     let plugin = engine.domain(domain)?;
-    let store = engine.store();
-    let conn = store.conn();
-    // 1. Expected partitions, from the schedules, for the evaluated week.
-    let mut expected = Vec::new();
-    let mut preliminary_hours: Option<i64> = None;
-    if let Some(week) = plugin.business_date(partition) {
-        let calendar = schedules::trading_calendar(store, week, week).await?;
-        for schedule in spine_store::schedules::list(conn, Some(domain), true).await? {
-            let parts = schedules::expand(&schedule, week, week, &calendar)?;
-            if parts.iter().any(|p| related(partition, &p.partition)) {
-                preliminary_hours =
-                    preliminary_hours.max(schedule.preliminary_hours.map(i64::from));
-            }
-            expected.extend(parts.into_iter().map(|p| p.partition));
-        }
-    }
-    // 2. Present partitions: the latest capture of each, and how far it got.
-    let mut present = Vec::new();
-    let mut dependencies = Vec::new();
-    for capture in captures::latest_covered(conn, domain, partition).await? {
-        let key = PartitionKey::parse(&capture.partition_key)?;
-        let stages = manifest::stages(conn, domain, &key).await?;
-        present.push(PartitionFacts {
-            partition: key.clone(),
-            latest_capture_id: capture.capture_id.clone(),
-            captured_at: capture.captured_at,
-            furthest_stage: manifest::furthest_stage(&stages, &capture.capture_id),
-            required_stages: plugin.required_stages().to_vec(),
-            rows_accepted: Some(capture.rows_accepted),
-        });
-        // 4. Dependencies: what each calc consumed against what is latest now.
-        for input in lineage::inputs_of(conn, &capture.capture_id).await? {
-            let input_domain = Domain::parse(&input.input_domain)?;
-            let input_partition = PartitionKey::parse(&input.input_partition_key)?;
-            let latest = captures::latest(conn, &input_domain, &input_partition).await?;
-            dependencies.push(DependencyFact {
-                calc_partition: key.clone(),
-                calc_table: input.calc_table,
-                input_domain,
-                input_partition,
-                consumed_capture_id: input.input_capture_id,
-                latest_capture_id: latest.map(|c| c.capture_id),
-            });
-        }
-    }
-    // 3. Unresolved anomalies touching the partition.
-    let mut open_anomalies = Vec::new();
-    let filter = AnomalyFilter {
-        domain: Some(domain.clone()),
-        unresolved_only: true,
-        ..Default::default()
-    };
-    for a in anomalies::list(conn, &filter).await? {
-        let key = a.partition()?;
-        if key.as_ref().is_some_and(|k| !related(partition, k)) {
-            continue;
-        }
-        open_anomalies.push(AnomalyFact {
-            id: a.id,
-            severity: a.severity()?,
-            category: a.category()?,
-            partition: key,
-            message: a.message.clone(),
-        });
-    }
-    Ok(ReadinessFacts {
-        domain: domain.clone(),
-        partition: partition.clone(),
-        ready_for,
-        now: run.now,
-        expected_partitions: expected,
-        present,
-        open_anomalies,
-        dependencies,
-        preliminary_hours,
-    })
+    let reads = Reads::for_partition(engine, domain, partition, plugin.as_ref()).await?;
+    reads.facts(plugin.as_ref(), partition, ready_for, run)
 }
 
 /// A recorded certification: the verdict as printed and what recording it did.
@@ -200,14 +123,29 @@ pub async fn evaluate_only(
     ready_for: ReadyFor,
     run: &RunContext,
 ) -> PipelineResult<Certification> {
-    let verdict = decide(engine, domain, partition, ready_for, run).await?;
-    let recorded =
-        spine_store::readiness::current(engine.store().conn(), domain, partition, ready_for)
-            .await?;
+    let plugin = engine.domain(domain)?;
+    let reads = Reads::for_partition(engine, domain, partition, plugin.as_ref()).await?;
+    evaluate_with(engine, &reads, domain, partition, ready_for, run)
+}
+
+/// [`evaluate_only`] from reads already made (the doctor reads a domain once for all its
+/// weeks).
+pub fn evaluate_with(
+    engine: &Engine,
+    reads: &Reads,
+    domain: &Domain,
+    partition: &PartitionKey,
+    ready_for: ReadyFor,
+    run: &RunContext,
+) -> PipelineResult<Certification> {
+    let plugin = engine.domain(domain)?;
+    let facts = reads.facts(plugin.as_ref(), partition, ready_for, run)?;
+    let mut verdict = evaluate(&facts, engine.policy());
+    verdict.captures_judged = judged(&verdict.captures_judged, &facts);
     let judged_json = serde_json::json!(verdict.captures_judged);
-    let (certified_at, certified_by) = match recorded {
+    let (certified_at, certified_by) = match reads.current(partition, ready_for) {
         Some(r) if verdict.is_ready() && r.is_ready && r.captures_judged == judged_json => {
-            (r.certified_at, r.certified_by)
+            (r.certified_at, r.certified_by.clone())
         }
         _ => (None, None),
     };

@@ -115,6 +115,22 @@ pub async fn inspect(
     check_with(store, domain, from, to, run, false).await
 }
 
+/// The state of an expected partition first captured at `first` (if ever), due at `due`.
+pub(crate) fn expected_state(
+    first: Option<DateTime<Utc>>,
+    due: Option<DateTime<Utc>>,
+    run: &RunContext,
+) -> ExpectedState {
+    match (first, due) {
+        (Some(at), Some(due)) if spine_rules::schedule::is_late(due, at) => ExpectedState::Late,
+        (Some(_), _) => ExpectedState::Present,
+        (None, Some(due)) if spine_rules::schedule::is_missed(due, run.now, false) => {
+            ExpectedState::Missed
+        }
+        (None, _) => ExpectedState::Pending,
+    }
+}
+
 async fn check_with(
     store: &Store,
     domain: &Domain,
@@ -129,16 +145,7 @@ async fn check_with(
         for expected in expand(&schedule, from, to, &calendar)? {
             let history = captures::history(store.conn(), domain, &expected.partition).await?;
             let first = history.first().map(|c| c.captured_at);
-            let status = match (first, expected.due) {
-                (Some(at), Some(due)) if spine_rules::schedule::is_late(due, at) => {
-                    ExpectedState::Late
-                }
-                (Some(_), _) => ExpectedState::Present,
-                (None, Some(due)) if spine_rules::schedule::is_missed(due, run.now, false) => {
-                    ExpectedState::Missed
-                }
-                (None, _) => ExpectedState::Pending,
-            };
+            let status = expected_state(first, expected.due, run);
             let details = json!({
                 "schedule": schedule.pipeline,
                 "business_date": expected.business_date,

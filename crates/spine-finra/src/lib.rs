@@ -369,40 +369,76 @@ impl DomainPlugin for FinraDomain {
         engine: &Engine,
         week: NaiveDate,
     ) -> PipelineResult<Vec<(String, String)>> {
+        Ok(self
+            .derived_gaps_many(engine, &[week])
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// Every week's tier split against its tiers' latest captures, in four queries whatever the
+    /// number of weeks: the domain's captures, their venue counts, the weeks' splits.
+    async fn derived_gaps_many(
+        &self,
+        engine: &Engine,
+        weeks: &[NaiveDate],
+    ) -> PipelineResult<Vec<Vec<(String, String)>>> {
         let conn = engine.store().conn();
-        let latest =
-            spine_store::captures::latest_covered(conn, &domain(), &PartitionKey::week(week))
-                .await?;
-        let mut with_calcs = Vec::new();
-        for c in &latest {
-            let (_, venues) = spine_store::finra_otc::calc_counts(conn, &c.capture_id).await?;
-            if venues == 0 {
-                // A tier without calcs: the split is rightly not refreshed (the stage says so).
-                return Ok(Vec::new());
+        let mut latest: std::collections::BTreeMap<String, spine_store::captures::Capture> =
+            std::collections::BTreeMap::new();
+        for c in spine_store::captures::all_of(conn, &domain()).await? {
+            latest.insert(c.partition_key.clone(), c);
+        }
+        let mut by_week: std::collections::HashMap<NaiveDate, Vec<String>> =
+            std::collections::HashMap::new();
+        for c in latest.values() {
+            if let Some(week) = PartitionKey::parse(&c.partition_key)?.week_ending()
+                && weeks.contains(&week)
+            {
+                by_week.entry(week).or_default().push(c.capture_id.clone());
             }
-            with_calcs.push(c.capture_id.clone());
         }
-        if with_calcs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let split = spine_store::finra_otc::tier_split(conn, week).await?;
-        let mut named: Vec<String> = split.iter().map(|s| s.capture_id.clone()).collect();
-        named.sort();
-        with_calcs.sort();
-        if named == with_calcs {
-            return Ok(Vec::new());
-        }
-        Ok(vec![(
-            format!(
-                "the tier split of the week ending {week} {}",
-                if split.is_empty() {
-                    "is missing".to_string()
-                } else {
-                    "does not name every tier's latest capture".to_string()
+        let ids: Vec<String> = by_week.values().flatten().cloned().collect();
+        let venues = spine_store::finra_otc::venue_counts(conn, &ids).await?;
+        let splits = spine_store::finra_otc::tier_splits(conn, weeks).await?;
+        let mut out = Vec::with_capacity(weeks.len());
+        for week in weeks {
+            let week = *week;
+            let mut with_calcs = Vec::new();
+            let mut without = false;
+            for id in by_week.get(&week).into_iter().flatten() {
+                if venues.get(id).copied().unwrap_or(0) == 0 {
+                    // A tier without calcs: the split is rightly not refreshed (the stage says so).
+                    without = true;
+                    break;
                 }
-            ),
-            format!("spine recompute {} --week-ending {week}", domain()),
-        )])
+                with_calcs.push(id.clone());
+            }
+            if without || with_calcs.is_empty() {
+                out.push(Vec::new());
+                continue;
+            }
+            let split = splits.get(&week).map(Vec::as_slice).unwrap_or(&[]);
+            let mut named: Vec<String> = split.iter().map(|s| s.capture_id.clone()).collect();
+            named.sort();
+            with_calcs.sort();
+            if named == with_calcs {
+                out.push(Vec::new());
+                continue;
+            }
+            out.push(vec![(
+                format!(
+                    "the tier split of the week ending {week} {}",
+                    if split.is_empty() {
+                        "is missing".to_string()
+                    } else {
+                        "does not name every tier's latest capture".to_string()
+                    }
+                ),
+                format!("spine recompute {} --week-ending {week}", domain()),
+            )]);
+        }
+        Ok(out)
     }
 
     fn template_variable_names(&self) -> &'static [&'static str] {

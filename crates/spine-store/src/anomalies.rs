@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Set,
 };
 use serde_json::Value;
 use spine_model::entities::core_anomalies::{self, Column, Entity};
@@ -338,6 +338,63 @@ pub async fn list<C: ConnectionTrait>(
         }
         if let Some(week) = filter.week_ending
             && key.week_ending() != Some(week)
+        {
+            continue;
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// The unresolved anomalies of `domain` that touch `partition`: those of a partition that
+/// covers it or that it covers (a week and its tiers), and the domain-wide ones (no partition),
+/// oldest first. What readiness weighs, read through the `(domain, partition_key)` index: the
+/// keys that cover the partition are listed exactly, the ones it covers narrowed by their
+/// entries, so the cost does not grow with the anomalies of other partitions.
+pub async fn open_related<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partition: &PartitionKey,
+) -> StoreResult<Vec<Anomaly>> {
+    // Every key made of some of the partition's entries covers it (the empty key included).
+    let entries: Vec<(&str, &str)> = partition.entries().collect();
+    let mut covering = Vec::with_capacity(1 << entries.len().min(8));
+    if entries.len() <= 8 {
+        for mask in 0u32..(1 << entries.len()) {
+            let mut key = PartitionKey::new();
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    key = key.with(*k, *v);
+                }
+            }
+            covering.push(key.canonical());
+        }
+    }
+    let narrowing = if entries.len() <= 8 {
+        Condition::any()
+            .add(Column::PartitionKey.is_null())
+            .add(Column::PartitionKey.is_in(covering))
+            .add(crate::captures::may_be_covered(
+                Column::PartitionKey,
+                partition,
+            ))
+    } else {
+        // Too many entries to list the covering keys: read the domain's, filter below.
+        Condition::all()
+    };
+    let rows = Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .filter(Column::ResolvedAt.is_null())
+        .filter(narrowing)
+        .order_by_asc(Column::DetectedAt)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(key) = row.partition()?
+            && !key.covers(partition)
+            && !partition.covers(&key)
         {
             continue;
         }

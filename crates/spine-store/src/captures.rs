@@ -4,8 +4,10 @@
 //! supersedes, so both "latest" and "as of a capture or a time" stay answerable.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde_json::Value;
 use spine_model::capture::capture_id;
@@ -135,6 +137,16 @@ pub async fn with_content<C: ConnectionTrait>(
         .await?)
 }
 
+/// Every capture of `domain`, in the order they were recorded: one query, for readers that
+/// answer questions about many partitions at once (`spine doctor`) from memory.
+pub async fn all_of<C: ConnectionTrait>(conn: &C, domain: &Domain) -> StoreResult<Vec<Capture>> {
+    Ok(Entity::find()
+        .filter(Column::Domain.eq(domain.as_str()))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// The latest capture of a partition: the one recorded last. Captures of one partition are
 /// recorded one at a time (the engine holds the partition's lock), so record order is commit
 /// order, and the supersede chain follows it whatever clock each run was given.
@@ -182,8 +194,37 @@ pub async fn history<C: ConnectionTrait>(
         .await?)
 }
 
+/// A condition narrowing `column` (canonical partition keys) to the keys that contain every
+/// entry of `scope`: one `LIKE '%"key":"value"%'` per entry. It selects a superset of the keys
+/// `scope` covers (the caller re-checks with [`PartitionKey::covers`]), so the database reads
+/// only the rows of the covered partitions, whatever the history of the others.
+pub(crate) fn may_be_covered<Col: ColumnTrait>(column: Col, scope: &PartitionKey) -> Condition {
+    let mut condition = Condition::all();
+    for (key, value) in scope.entries() {
+        let entry = format!(
+            "{}:{}",
+            serde_json::Value::from(key),
+            serde_json::Value::from(value)
+        );
+        let mut pattern = String::with_capacity(entry.len() + 2);
+        pattern.push('%');
+        for c in entry.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        condition = condition.add(column.like(LikeExpr::new(pattern).escape('\\')));
+    }
+    condition
+}
+
 /// The latest capture of every partition of `domain` that `scope` covers (e.g. every tier of a
 /// week for a week-level key; every partition for an empty key), ordered by partition key.
+///
+/// Only the covered partitions' captures are read ([`may_be_covered`]), so the cost of a week's
+/// captures does not grow with the weeks captured before it.
 pub async fn latest_covered<C: ConnectionTrait>(
     conn: &C,
     domain: &Domain,
@@ -191,6 +232,7 @@ pub async fn latest_covered<C: ConnectionTrait>(
 ) -> StoreResult<Vec<Capture>> {
     let all = Entity::find()
         .filter(Column::Domain.eq(domain.as_str()))
+        .filter(may_be_covered(Column::PartitionKey, scope))
         .order_by_asc(Column::PartitionKey)
         .order_by_desc(Column::Id)
         .all(conn)

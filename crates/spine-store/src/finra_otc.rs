@@ -87,7 +87,7 @@ fn insert_sql<E: EntityTrait, const F: usize, const N: usize>(
 /// Inserts `rows` (values in `per_row` order), each with the same `fixed` values, in multi-row
 /// statements of the same shape, moving each value into the statement (no clone of row data on
 /// our side).
-async fn insert_rows<C, E, I, const F: usize, const N: usize>(
+pub(crate) async fn insert_rows<C, E, I, const F: usize, const N: usize>(
     conn: &C,
     fixed: [(E::Column, Value); F],
     per_row: [E::Column; N],
@@ -103,6 +103,16 @@ where
     let fixed_columns: [E::Column; F] = fixed_columns
         .try_into()
         .unwrap_or_else(|_| unreachable!("F columns"));
+    if backend == DbBackend::Postgres {
+        return crate::bulk::insert_columns::<_, E, _, F, N>(
+            conn,
+            fixed_columns,
+            fixed_values,
+            per_row,
+            rows,
+        )
+        .await;
+    }
     let per_statement = ROWS_PER_STATEMENT.min((MAX_BINDS - F) / N).max(1);
     let mut rows = rows.into_iter();
     let mut total = 0u64;
@@ -513,6 +523,56 @@ pub async fn calc_counts<C: ConnectionTrait>(
         .count(conn)
         .await?;
     Ok((symbols, venues))
+}
+
+/// How many venues each of several captures' calcs hold (captures without calcs are absent):
+/// one grouped query per 500 captures, for checks over many weeks.
+pub async fn venue_counts<C: ConnectionTrait>(
+    conn: &C,
+    capture_ids: &[String],
+) -> StoreResult<HashMap<String, u64>> {
+    use finra_otc_venue_share::Column;
+    let mut out = HashMap::new();
+    for chunk in capture_ids.chunks(500) {
+        let rows: Vec<(String, i64)> = finra_otc_venue_share::Entity::find()
+            .select_only()
+            .column(Column::CaptureId)
+            .column_as(sea_orm::ExprTrait::count(Expr::col(Column::Mpid)), "n")
+            .filter(Column::CaptureId.is_in(chunk.iter().map(String::as_str)))
+            .group_by(Column::CaptureId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        out.extend(rows.into_iter().map(|(id, n)| (id, n.max(0) as u64)));
+    }
+    Ok(out)
+}
+
+/// The tier splits of several weeks, each by tier (weeks without a split are absent).
+pub async fn tier_splits<C: ConnectionTrait>(
+    conn: &C,
+    weeks: &[NaiveDate],
+) -> StoreResult<HashMap<NaiveDate, Vec<TierSplitRow>>> {
+    use finra_otc_tier_split::Column;
+    let mut out: HashMap<NaiveDate, Vec<TierSplitRow>> = HashMap::new();
+    for chunk in weeks.chunks(500) {
+        for m in finra_otc_tier_split::Entity::find()
+            .filter(Column::WeekEnding.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            out.entry(m.week_ending).or_default().push(TierSplitRow {
+                tier: m.tier.parse()?,
+                capture_id: m.capture_id,
+                shares: m.shares,
+                share: m.share,
+            });
+        }
+    }
+    for rows in out.values_mut() {
+        rows.sort_by_key(|r| r.tier);
+    }
+    Ok(out)
 }
 
 /// The symbol summary of a capture, by symbol (one symbol when given).

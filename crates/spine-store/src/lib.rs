@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod anomalies;
+mod bulk;
 pub mod captures;
 pub mod error;
 pub mod exchange_calendar;

@@ -86,6 +86,30 @@ pub async fn stages<C: ConnectionTrait>(
     Ok(rows)
 }
 
+/// The manifest rows of several partitions of a domain (canonical keys), by partition then
+/// stage: one query per 500 partitions instead of one per partition.
+pub async fn stages_of<C: ConnectionTrait>(
+    conn: &C,
+    domain: &Domain,
+    partitions: &[String],
+) -> StoreResult<Vec<ManifestEntry>> {
+    let mut rows = Vec::new();
+    for chunk in partitions.chunks(500) {
+        rows.extend(
+            Entity::find()
+                .filter(Column::Domain.eq(domain.as_str()))
+                .filter(Column::PartitionKey.is_in(chunk.iter().map(String::as_str)))
+                .all(conn)
+                .await?,
+        );
+    }
+    rows.sort_by(|a, b| {
+        (a.partition_key.as_str(), a.stage.parse::<Stage>().ok())
+            .cmp(&(b.partition_key.as_str(), b.stage.parse::<Stage>().ok()))
+    });
+    Ok(rows)
+}
+
 /// Every manifest row of a domain, by partition then stage.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,

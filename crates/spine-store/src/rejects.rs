@@ -3,9 +3,7 @@
 //! Nothing is dropped silently: a capture's `rows_rejected` equals its reject rows.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use spine_model::entities::core_rejects::{self, Column, Entity};
 use spine_model::{Domain, PartitionKey, Stage};
 
@@ -13,9 +11,6 @@ use crate::StoreResult;
 
 /// A stored reject.
 pub type Reject = core_rejects::Model;
-
-/// Rows per INSERT statement: 12 columns × 1,000 rows stays under both backends' bind limits.
-const CHUNK: usize = 1_000;
 
 /// One refused input line.
 #[derive(Debug, Clone)]
@@ -44,39 +39,48 @@ pub struct NewReject {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores rejects in bulk; an empty slice is a no-op.
+/// Stores rejects in bulk; an empty list is a no-op. The same bulk path as the FINRA rows:
+/// multi-row statements on SQLite, a bound array per column on PostgreSQL.
 pub async fn insert_many<C: ConnectionTrait>(
     conn: &C,
     rejects: Vec<NewReject>,
 ) -> StoreResult<u64> {
-    let mut written = 0u64;
-    let mut rows = rejects.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<core_rejects::ActiveModel> = rows
-            .by_ref()
-            .take(CHUNK)
-            .map(|r| core_rejects::ActiveModel {
-                domain: Set(r.domain.to_string()),
-                partition_key: Set(r.partition.canonical()),
-                stage: Set(r.stage.to_string()),
-                capture_id: Set(r.capture_id),
-                line_number: Set(r.line_number),
-                reason_code: Set(r.reason_code),
-                detail: Set(r.detail),
-                raw_line: Set(r.raw_line),
-                source_locator: Set(r.source_locator),
-                execution_id: Set(r.execution_id),
-                batch_id: Set(None),
-                created_at: Set(r.created_at),
-                ..Default::default()
-            })
-            .collect();
-        written += chunk.len() as u64;
-        Entity::insert_many(chunk)
-            .exec_without_returning(conn)
-            .await?;
+    if rejects.is_empty() {
+        return Ok(0);
     }
-    Ok(written)
+    crate::finra_otc::insert_rows::<_, Entity, _, 0, 11>(
+        conn,
+        [],
+        [
+            Column::Domain,
+            Column::PartitionKey,
+            Column::Stage,
+            Column::CaptureId,
+            Column::LineNumber,
+            Column::ReasonCode,
+            Column::Detail,
+            Column::RawLine,
+            Column::SourceLocator,
+            Column::ExecutionId,
+            Column::CreatedAt,
+        ],
+        rejects.into_iter().map(|r| {
+            [
+                r.domain.to_string().into(),
+                r.partition.canonical().into(),
+                r.stage.to_string().into(),
+                r.capture_id.into(),
+                r.line_number.into(),
+                r.reason_code.into(),
+                r.detail.into(),
+                r.raw_line.into(),
+                r.source_locator.into(),
+                r.execution_id.into(),
+                r.created_at.into(),
+            ]
+        }),
+    )
+    .await
 }
 
 /// The rejects of one capture, in line order.

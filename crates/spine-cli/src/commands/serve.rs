@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     serve(
         listener,
-        AppState::new(engine.clone(), fixed_now),
+        AppState::new(engine.clone(), fixed_now).with_metrics_weeks(args.metrics_weeks),
         config,
         shutdown_signal(),
     )

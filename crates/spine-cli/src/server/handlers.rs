@@ -256,7 +256,7 @@ pub(super) async fn metrics(
     raw: RawParams,
 ) -> Result<Response, ApiError> {
     raw.check(Endpoint::Metrics)?;
-    let text = metrics::render(&state.store, state.now()).await?;
+    let text = metrics::render(&state.store, state.now(), state.metrics_weeks).await?;
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 

@@ -14,6 +14,11 @@ use spine_model::{Domain, PartitionKey, ReadinessStatus, Severity};
 use spine_store::anomalies::{self, AnomalyFilter};
 use spine_store::{Store, StoreResult, captures, overview, readiness, schedules};
 
+/// How many recent weeks `/metrics` writes one series per partition for (`--metrics-weeks`,
+/// `SPINE_METRICS_WEEKS`): a quarter. Older partitions are summed up per domain, so the number
+/// of series stays bounded however long the history.
+pub const DEFAULT_WINDOW_WEEKS: u32 = 13;
+
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -86,8 +91,9 @@ pub(super) async fn known_domains(store: &Store) -> StoreResult<BTreeSet<String>
     Ok(domains)
 }
 
-/// Renders every metric from the store's current state at `now`.
-pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
+/// Renders every metric from the store's current state at `now`; per-partition series only for
+/// the partitions of the `window_weeks` most recent weeks.
+pub async fn render(store: &Store, now: DateTime<Utc>, window_weeks: u32) -> StoreResult<String> {
     let conn = store.conn();
     let domains = known_domains(store).await?;
 
@@ -194,22 +200,56 @@ pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
         family.sample(&[("domain", domain), ("status", status)], *n as f64);
     }
 
-    let mut family = Family::new(
-        &mut out,
-        "spine_latest_capture_age_seconds",
-        "Seconds between the server clock and the latest capture of each partition.",
-    );
+    // One series per recent partition; the older ones summed up per domain.
+    let since = (now - chrono::Duration::weeks(i64::from(window_weeks))).date_naive();
+    let mut recent: Vec<(String, String, f64)> = Vec::new();
+    let mut older: BTreeMap<String, (u64, f64)> = BTreeMap::new();
     for name in &domains {
         let Ok(domain) = Domain::parse(name) else {
             continue;
         };
+        older.insert(name.clone(), (0, 0.0));
         for c in captures::latest_covered(conn, &domain, &PartitionKey::new()).await? {
             let age = (now - c.captured_at).num_milliseconds() as f64 / 1000.0;
-            family.sample(
-                &[("domain", name), ("partition_key", &c.partition_key)],
-                age,
-            );
+            let date = PartitionKey::parse(&c.partition_key)
+                .ok()
+                .and_then(|k| k.week_ending())
+                .unwrap_or_else(|| c.captured_at.date_naive());
+            if date >= since {
+                recent.push((name.clone(), c.partition_key, age));
+            } else {
+                let entry = older.entry(name.clone()).or_default();
+                entry.0 += 1;
+                entry.1 = entry.1.max(age);
+            }
         }
+    }
+    let mut family = Family::new(
+        &mut out,
+        "spine_latest_capture_age_seconds",
+        &format!(
+            "Seconds between the server clock and the latest capture of each partition of the \
+             last {window_weeks} weeks (older partitions: spine_older_partitions)."
+        ),
+    );
+    for (name, key, age) in &recent {
+        family.sample(&[("domain", name), ("partition_key", key)], *age);
+    }
+    let mut family = Family::new(
+        &mut out,
+        "spine_older_partitions",
+        "Captured partitions per domain older than the per-partition window of /metrics.",
+    );
+    for (name, (count, _)) in &older {
+        family.sample(&[("domain", name)], *count as f64);
+    }
+    let mut family = Family::new(
+        &mut out,
+        "spine_older_partitions_max_capture_age_seconds",
+        "The oldest latest-capture age among those older partitions, per domain (0 when none).",
+    );
+    for (name, (_, age)) in &older {
+        family.sample(&[("domain", name)], *age);
     }
     render_worker(&mut out, store).await?;
     Ok(out)

@@ -47,7 +47,10 @@ pub use config::{
     ServerConfig, parse_host_name,
 };
 pub use error::ApiError;
-pub use metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, escape_label};
+pub use metrics::{
+    CONTENT_TYPE as METRICS_CONTENT_TYPE, DEFAULT_WINDOW_WEEKS as DEFAULT_METRICS_WEEKS,
+    escape_label,
+};
 pub use params::{Location, Param, ParamKind, RawParams, parse_friday};
 
 /// What every handler shares: the engine (store, registered domains, blocking policy) and the
@@ -57,6 +60,7 @@ pub struct AppState {
     engine: Engine,
     store: Store,
     fixed_now: Option<DateTime<Utc>>,
+    metrics_weeks: u32,
 }
 
 impl AppState {
@@ -69,12 +73,20 @@ impl AppState {
             store: engine.store().clone(),
             engine,
             fixed_now,
+            metrics_weeks: DEFAULT_METRICS_WEEKS,
         }
     }
 
     /// The instant a request is answered at.
     pub fn now(&self) -> DateTime<Utc> {
         self.fixed_now.unwrap_or_else(Utc::now)
+    }
+
+    /// The same state with `/metrics` writing per-partition series for `weeks` recent weeks
+    /// (`--metrics-weeks`; default [`DEFAULT_METRICS_WEEKS`]).
+    pub fn with_metrics_weeks(mut self, weeks: u32) -> AppState {
+        self.metrics_weeks = weeks;
+        self
     }
 }
 
