@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use spine_model::{Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor};
+use spine_model::{Category, Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor};
 use spine_rules::readiness::{
     AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, ReadinessVerdict, evaluate,
     related,
@@ -110,6 +110,11 @@ pub async fn facts(
     for a in anomalies::list(conn, &filter).await? {
         let key = a.partition()?;
         if key.as_ref().is_some_and(|k| !related(partition, k)) {
+            continue;
+        }
+        // A notification that could not be delivered is about the channel, not the data: it
+        // shows in doctor and /metrics but never changes whether a week can be trusted.
+        if a.category == Category::Notification.as_str() {
             continue;
         }
         open_anomalies.push(AnomalyFact {
