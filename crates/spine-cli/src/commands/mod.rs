@@ -20,6 +20,7 @@ pub mod schedules;
 pub mod serve;
 pub mod sources;
 pub mod status;
+pub mod subscriptions;
 
 use std::process::ExitCode;
 
@@ -180,6 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Executions(cmd) => executions::run(&ctx, cmd).await,
         Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
         Command::Sources(cmd) => sources::run(&ctx, cmd).await,
+        Command::Subscriptions(cmd) => subscriptions::run(&ctx, cmd).await,
         Command::Recompute(args) => recompute::run(&ctx, args).await,
         Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Deps(cmd) => deps::run(&ctx, cmd).await,
