@@ -128,7 +128,7 @@ impl Notice {
             EventKind::ReadinessChanged => {
                 let status = self.detail("status").unwrap_or("?");
                 match self.detail("previous_status") {
-                    Some(prev) => format!("{} {week} for {use_}: {prev} → {status}", self.domain),
+                    Some(prev) => format!("{} {week} for {use_}: {prev} -> {status}", self.domain),
                     None => format!("{} {week} for {use_}: first verdict {status}", self.domain),
                 }
             }
@@ -203,7 +203,7 @@ impl Notice {
                     out.push(format!("Certified at: {at}"));
                 }
                 out.push(format!(
-                    "Capture: {} → {}",
+                    "Capture: {} -> {}",
                     self.previous_capture_id.as_deref().unwrap_or("?"),
                     self.capture_id.as_deref().unwrap_or("?")
                 ));
@@ -211,7 +211,7 @@ impl Notice {
             }
             EventKind::CaptureRevised => {
                 out.push(format!(
-                    "Capture: {} → {}",
+                    "Capture: {} -> {}",
                     self.previous_capture_id.as_deref().unwrap_or("?"),
                     self.capture_id.as_deref().unwrap_or("?")
                 ));
@@ -221,7 +221,7 @@ impl Notice {
                         .and_then(Value::as_i64),
                     self.details.get("rows_accepted").and_then(Value::as_i64),
                 ) {
-                    out.push(format!("Rows accepted: {a} → {b}"));
+                    out.push(format!("Rows accepted: {a} -> {b}"));
                 }
             }
             EventKind::AnomalyResolved => {

@@ -585,3 +585,139 @@ async fn two_concurrent_deliverers_send_each_delivery_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn slack_and_email_say_the_week_the_use_what_changed_and_the_command() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let slack = Receiver::start(SECRET, 0, 500).await;
+        let sink = SmtpSink::start().await;
+        let mut s = webhook("ops-slack", &slack.url);
+        s.channel = Channel::Slack;
+        s.secret_env = None;
+        s.ready_for = Some(ReadyFor::Trading);
+        s.events = vec![EventKind::ReadinessChanged];
+        subscriptions::add(conn, s, t(22, 8)).await.unwrap();
+        subscriptions::add(
+            conn,
+            NewSubscription {
+                name: "desk-mail".into(),
+                channel: Channel::Email,
+                target: "desk@example.com".into(),
+                domain: Some(finra()),
+                ready_for: Some(ReadyFor::Trading),
+                events: vec![EventKind::ReadinessChanged],
+                min_severity: None,
+                secret_env: None,
+                digest: DigestMode::None,
+            },
+            t(22, 8),
+        )
+        .await
+        .unwrap();
+        let r = ReadyFor::Trading;
+        readiness::record_evaluation(conn, evaluation(ReadinessStatus::Ready, r, t(22, 9)))
+            .await
+            .unwrap();
+        readiness::record_evaluation(conn, evaluation(ReadinessStatus::NotReady, r, t(23, 9)))
+            .await
+            .unwrap();
+        let mut o = opts("w1");
+        o.smtp = Some(SmtpSettings::parse(&sink.url).unwrap());
+        deliver_due(conn, t(23, 9), &o).await.unwrap();
+
+        let texts: Vec<String> = slack
+            .accepted()
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(&r.body).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(texts.len(), 2, "{}", db.backend);
+        let moved = &texts[1];
+        assert!(moved.contains("week 2025-12-19"), "{moved}");
+        assert!(moved.contains("for trading: READY -> NOT_READY"), "{moved}");
+        assert!(moved.contains("Blocking: tier NMS_TIER_2 is missing"), "{moved}");
+        assert!(
+            moved.contains(
+                "`spine readiness finra.otc_transparency --week-ending 2025-12-19 --for trading --dry-run`"
+            ),
+            "{moved}"
+        );
+        let mails = sink.mails();
+        assert_eq!(mails.len(), 2);
+        let mail = &mails[1].data;
+        assert!(mail.contains("Subject: [spine] finra.otc_transparency week 2025-12-19 for trading: READY"), "{mail}");
+        assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+        if db.backend == "sqlite" {
+            println!("--- slack ---\n{}\n--- email ---\n{}", slack.accepted()[1].body, mail);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_work_item_failing_for_good_is_announced_once() {
+    use spine_model::WorkKind;
+    use spine_store::work_items::{self, NewWorkItem, Settle};
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let (item, _) = work_items::enqueue(
+            conn,
+            NewWorkItem {
+                domain: finra(),
+                pipeline: "ingest".into(),
+                kind: WorkKind::Fetch,
+                partition: otc(),
+                params: None,
+                desired_at: t(22, 8),
+                priority: 100,
+                max_attempts: 2,
+            },
+            t(22, 8),
+        )
+        .await
+        .unwrap();
+        let now = Utc::now();
+        let claimed = work_items::claim_next(
+            conn,
+            "w1",
+            t(22, 8),
+            now,
+            now + chrono::Duration::minutes(5),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(claimed.item.id, item.id);
+        work_items::settle(
+            conn,
+            item.id,
+            "w1",
+            Settle::Fail {
+                error: "HTTP 404 from the source".into(),
+            },
+            t(22, 9),
+        )
+        .await
+        .unwrap();
+        // Settling again as a worker that no longer holds it changes nothing and says nothing.
+        work_items::settle(
+            conn,
+            item.id,
+            "w1",
+            Settle::Fail { error: "x".into() },
+            t(22, 10),
+        )
+        .await
+        .unwrap();
+        let failed = kinds(&db.store, EventKind::WorkFailed).await;
+        assert_eq!(failed.len(), 1, "{}", db.backend);
+        assert_eq!(failed[0].severity.as_deref(), Some("ERROR"));
+        assert_eq!(failed[0].payload["error"], "HTTP 404 from the source");
+    })
+    .await;
+}

@@ -40,10 +40,14 @@ struct Family<'a> {
 
 impl<'a> Family<'a> {
     fn new(out: &'a mut String, name: &'static str, help: &str) -> Family<'a> {
+        Family::new_typed(out, name, help, "gauge")
+    }
+
+    fn new_typed(out: &'a mut String, name: &'static str, help: &str, kind: &str) -> Family<'a> {
         // HELP text escapes backslash and line feed only.
         let help = help.replace('\\', "\\\\").replace('\n', "\\n");
         let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
         Family { out, name }
     }
 
@@ -52,7 +56,11 @@ impl<'a> Family<'a> {
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
             .collect();
-        let _ = writeln!(self.out, "{}{{{}}} {value}", self.name, labels.join(","));
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{} {value}", self.name);
+        } else {
+            let _ = writeln!(self.out, "{}{{{}}} {value}", self.name, labels.join(","));
+        }
     }
 }
 
@@ -198,6 +206,35 @@ pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
             );
         }
     }
+
+    // Notifications: deliveries per state (every state written, zeros included), and the
+    // deliveries given up on, which only grows (FAILED deliveries are kept as the log).
+    let mut states: BTreeMap<String, i64> = spine_model::DeliveryState::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), 0))
+        .collect();
+    for (state, n) in spine_store::deliveries::counts(conn).await? {
+        *states.entry(state).or_default() += n;
+    }
+    let failed = states
+        .get(spine_model::DeliveryState::Failed.as_str())
+        .copied()
+        .unwrap_or(0);
+    let mut family = Family::new(
+        &mut out,
+        "spine_notification_deliveries",
+        "Notification deliveries per state (PENDING, DELIVERED, FAILED), from core_deliveries.",
+    );
+    for (state, n) in &states {
+        family.sample(&[("state", state)], *n as f64);
+    }
+    let mut family = Family::new_typed(
+        &mut out,
+        "spine_notification_failures_total",
+        "Notification deliveries given up on (retries exhausted, refused, or a secret unset).",
+        "counter",
+    );
+    family.sample(&[], failed as f64);
     Ok(out)
 }
 
