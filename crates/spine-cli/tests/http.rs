@@ -587,7 +587,11 @@ async fn check_doctor(server: &Server, fx: &Fixture) {
 
 /// Parses one sample line of the text format into (name, labels, value), unescaping labels.
 fn parse_sample(line: &str) -> (String, BTreeMap<String, String>, f64) {
-    let open = line.find('{').expect("labels");
+    let Some(open) = line.find('{') else {
+        let (name, value) = line.split_once(' ').expect("name value");
+        let value = value.trim().parse::<f64>().expect("a numeric value");
+        return (name.to_string(), BTreeMap::new(), value);
+    };
     let name = line[..open].to_string();
     let mut labels = BTreeMap::new();
     let mut rest = &line[open + 1..];
@@ -630,7 +634,12 @@ async fn check_metrics(server: &Server, store: &Store, fx: &Fixture) {
     for line in reply.text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').unwrap();
-            assert_eq!(kind, "gauge");
+            let expected = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            assert_eq!(kind, expected, "{name}");
             families.insert(name.to_string());
         } else if !line.starts_with("# HELP ") {
             let sample = parse_sample(line);
@@ -674,6 +683,16 @@ async fn check_metrics(server: &Server, store: &Store, fx: &Fixture) {
             "{severity}"
         );
     }
+
+    // Notifications: every delivery state, zeros included (no subscription here).
+    for state in ["PENDING", "DELIVERED", "FAILED"] {
+        assert_eq!(
+            value("spine_notification_deliveries", &[("state", state)]),
+            Some(0.0),
+            "{state}"
+        );
+    }
+    assert_eq!(value("spine_notification_failures_total", &[]), Some(0.0));
 
     // Readiness: the two certified weeks, one ready and one not.
     let readiness = |status: &str| {
