@@ -144,14 +144,17 @@ fn bad_subscription_input_exits_2_and_opens_nothing() {
     );
 }
 
-/// A one-request-at-a-time HTTP receiver on loopback answering 200, counting requests.
-fn receiver() -> (String, std::thread::JoinHandle<Vec<String>>) {
+/// An HTTP receiver on loopback answering 200 to `n` requests, one connection each, then
+/// stopping: returns what it received.
+fn receiver(n: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let handle = std::thread::spawn(move || {
         let mut got = Vec::new();
-        // One request: the test sends exactly one delivery.
-        if let Ok((mut stream, _)) = listener.accept() {
+        for _ in 0..n {
+            let Ok((mut stream, _)) = listener.accept() else {
+                break;
+            };
             stream
                 .set_read_timeout(Some(std::time::Duration::from_secs(10)))
                 .ok();
@@ -191,7 +194,7 @@ fn receiver() -> (String, std::thread::JoinHandle<Vec<String>>) {
 #[tokio::test]
 async fn subscriptions_round_trip_through_the_binary() {
     for_each_backend(|db| async move {
-        let (url, handle) = receiver();
+        let (url, handle) = receiver(2);
         let added = json_out(&spine(
             &db,
             &[
@@ -233,6 +236,13 @@ async fn subscriptions_round_trip_through_the_binary() {
         let listed = json_out(&spine(&db, &["subscriptions", "list", "--format", "json"]));
         assert_eq!(listed.as_array().unwrap().len(), 1);
 
+        // `test` sends now, signed, and records nothing.
+        let tested = json_out(&spine(
+            &db,
+            &["subscriptions", "test", "trading-desk", "--format", "json"],
+        ));
+        assert_eq!(tested["delivered"], true, "{tested}");
+
         // An anomaly recorded by the store is an event; `deliver` sends it.
         spine_store::anomalies::record(
             db.store.conn(),
@@ -252,13 +262,15 @@ async fn subscriptions_round_trip_through_the_binary() {
         ));
         assert_eq!(delivered["delivered"], 1, "{delivered}");
         let got = handle.join().unwrap();
-        assert_eq!(got.len(), 1);
+        assert_eq!(got.len(), 2);
+        assert!(got[0].contains("\"event\":\"test\""), "{}", got[0]);
+        let sent = got[1].to_ascii_lowercase();
+        assert!(sent.contains("x-spine-signature: sha256="), "{sent}");
         assert!(
-            got[0]
-                .to_ascii_lowercase()
-                .contains("x-spine-signature: sha256=")
+            got[1].contains("\"event\":\"anomaly.opened\""),
+            "{}",
+            got[1]
         );
-        assert!(got[0].contains("\"event\":\"anomaly.opened\""));
 
         let log = json_out(&spine(
             &db,

@@ -721,3 +721,31 @@ async fn a_work_item_failing_for_good_is_announced_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_missed_partition_is_announced_as_schedule_missed_once() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let missed = || NewAnomaly {
+            partition: Some(otc()),
+            cause: Some("missed".into()),
+            ..NewAnomaly::new(
+                finra(),
+                Severity::Error,
+                Category::Schedule,
+                "OTC for week 2025-12-19 was due 2026-01-20T12:00:00Z and has not arrived",
+                t(22, 9),
+            )
+        };
+        anomalies::record_once(conn, missed()).await.unwrap();
+        anomalies::record_once(conn, missed()).await.unwrap();
+        let missed_events = kinds(&db.store, EventKind::ScheduleMissed).await;
+        assert_eq!(missed_events.len(), 1, "{}", db.backend);
+        assert_eq!(
+            missed_events[0].partition_key.as_deref(),
+            Some(otc().canonical().as_str())
+        );
+        assert_eq!(kinds(&db.store, EventKind::AnomalyOpened).await.len(), 1);
+    })
+    .await;
+}
