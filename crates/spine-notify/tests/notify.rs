@@ -311,6 +311,12 @@ async fn a_failed_webhook_is_retried_with_the_same_id_and_delivered_once() {
         assert_eq!(got[0].delivery_id, got[1].delivery_id, "stable delivery id");
         assert!(got.iter().all(|r| r.signature_ok), "signatures verify");
         let body: Value = serde_json::from_str(&got[1].body).unwrap();
+        if db.backend == "sqlite" {
+            println!(
+                "--- webhook ---\n{}",
+                serde_json::to_string_pretty(&body).unwrap()
+            );
+        }
         assert_eq!(body["id"], got[1].delivery_id.as_str());
         assert_eq!(body["event"], "readiness.changed");
         assert_eq!(body["domain"], "finra.otc_transparency");
