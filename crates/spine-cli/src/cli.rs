@@ -106,6 +106,16 @@ pub enum Command {
     /// Expected schedules: list, add, and check for missed or late partitions.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
+    /// Run Market Spine by itself: enqueue what is due, fetch it from the configured sources
+    /// with retries, check recent weeks for revisions, heal stale calcs and re-evaluate
+    /// verdicts. Until SIGTERM/Ctrl-C, or one pass with --once.
+    #[command(
+        after_help = "Examples:\n  spine worker --once --now 2026-01-12T10:00:00Z\n  spine worker --worker-id ops-1 --concurrency 2 --interval 5m"
+    )]
+    Worker(WorkerArgs),
+    /// The work queue: list items, retry a failed one, cancel one.
+    #[command(subcommand)]
+    Work(WorkCommand),
     /// Where each domain's partitions are fetched from, configured once for every worker.
     #[command(subcommand)]
     Sources(SourcesCommand),
@@ -340,6 +350,89 @@ pub enum ExecutionsCommand {
         after_help = "Examples:\n  spine executions list --status RUNNING\n  spine executions list --since 2026-01-01 --format json"
     )]
     List(ExecutionsListArgs),
+}
+
+/// Arguments of `spine worker`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// Run one pass at the command's clock (`--now`, else the system clock) and exit 0: how
+    /// cron and tests drive the worker.
+    #[arg(long)]
+    pub once: bool,
+    /// This worker's name: it holds leases and signs the verdicts it records under it.
+    /// Default: `worker@<host>:<pid>`.
+    #[arg(long, env = "SPINE_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Items worked on at once (1 to 64).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+    /// Time between passes without --once, e.g. `30s`, `5m`, `1h`.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// How long a claimed item is held without renewal (renewed every third of it), e.g. `60s`.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub lease: std::time::Duration,
+    /// How many weeks back captured partitions are checked for revisions.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=52))]
+    pub revision_weeks: u32,
+}
+
+/// A human duration (`90s`, `5m`, `1h 30m`), at least one second.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration such as 30s, 5m or 1h ({e})"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("`{s}` is shorter than one second"));
+    }
+    Ok(d)
+}
+
+/// `spine work …`
+#[derive(Debug, Subcommand)]
+pub enum WorkCommand {
+    /// List work items: open ones first by when they run next, then finished ones.
+    #[command(
+        after_help = "Examples:\n  spine work list --state FAILED\n  spine work list --domain finra.otc_transparency --format json"
+    )]
+    List(WorkListArgs),
+    /// Put a FAILED, CANCELLED or RETRY_WAIT item back in the queue now, with a fresh budget of
+    /// attempts (its history stays).
+    #[command(after_help = "Example:\n  spine work retry 12")]
+    Retry {
+        /// The item id (see `spine work list`).
+        id: i64,
+    },
+    /// Withdraw an item, saying why; a worker holding it drops its result.
+    #[command(after_help = "Example:\n  spine work cancel 12 --reason \"FINRA withdrew the week\"")]
+    Cancel {
+        /// The item id (see `spine work list`).
+        id: i64,
+        /// Why (kept with the item).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Arguments of `spine work list`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkListArgs {
+    /// Only this state: PENDING, RUNNING, RETRY_WAIT, COMPLETE, FAILED or CANCELLED.
+    #[arg(long, value_parser = parse_work_state)]
+    pub state: Option<spine_model::WorkItemState>,
+    /// Only this domain.
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Option<Domain>,
+    /// At most this many.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+    /// Also show each item's attempts.
+    #[arg(long)]
+    pub attempts: bool,
+}
+
+fn parse_work_state(s: &str) -> Result<spine_model::WorkItemState, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
 }
 
 /// Arguments of `spine executions list`.
@@ -607,7 +700,8 @@ pub struct SourceAddArgs {
     /// finra-api: rows per page, 1 to 5000 (default 5000).
     #[arg(long)]
     pub page_limit: Option<u32>,
-    /// finra-api: requests per second across every worker, below FINRA's 20 (default 10).
+    /// Requests per second to the source, across every worker: finra-api below FINRA's 20
+    /// (default 10); url-template up to 1000 (default 5, polite to a public site).
     #[arg(long)]
     pub requests_per_second: Option<f64>,
 }

@@ -409,3 +409,79 @@ async fn first_commands_racing_on_a_fresh_postgres_schema_all_succeed() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_second_worker_on_one_sqlite_file_refuses_and_sigterm_stops_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("spine.db").display()
+    );
+    let worker = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spine"));
+        cmd.env("DATABASE_URL", &url)
+            .env_remove("SPINE_NOW")
+            .arg("worker")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let mut first = worker(&["--worker-id", "first", "--interval", "1h"])
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the first worker has finished its first pass: it holds the database
+    // from then on (before that, a second worker started now could take it first).
+    let stdout = first.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the first worker printed no pass");
+    assert!(line.starts_with("first: pass at"), "{line}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = worker(&["--once", "--worker-id", "second"])
+            .output()
+            .unwrap();
+        if out.status.code() == Some(1) {
+            let err = stderr(&out);
+            assert!(
+                err.contains("another spine worker is running on this SQLite database"),
+                "{err}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second worker never met the first: {}",
+            stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    kill(&first, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the worker");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(143));
+    // Once it has stopped, a worker may run.
+    let out = worker(&["--once", "--worker-id", "second"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -229,7 +229,6 @@ pub async fn ingest(
     let domain = plugin.name();
     let partition = plugin.complete_partition(&req.hint);
     let pipeline = plugin.ingest_pipeline();
-    let store = engine.store();
     let mut params = serde_json::Map::new();
     params.insert(
         "source".into(),
@@ -238,8 +237,8 @@ pub async fn ingest(
     for (k, v) in req.hint.entries() {
         params.insert(k.to_string(), json!(v));
     }
-    let execution = executions::start(
-        store.conn(),
+    let execution = RunningExecution::start(
+        engine,
         NewExecution {
             pipeline: pipeline.to_string(),
             domain: domain.clone(),
@@ -251,39 +250,10 @@ pub async fn ingest(
         },
     )
     .await?;
-    let execution_id = execution.execution_id.clone();
+    let execution_id = execution.id().to_string();
     req.run.execution_id = Some(execution_id.clone());
-    // The heartbeat says the run is alive while it works; a killed process stops renewing it,
-    // which is how reports tell an abandoned run from a long one.
-    let liveness = engine.liveness();
-    let heartbeat = {
-        let store = store.clone();
-        let id = execution_id.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(liveness.heartbeat_every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if let Err(e) = executions::heartbeat(store.conn(), &id).await {
-                    tracing::warn!("heartbeat of {id} failed: {e}");
-                }
-            }
-        })
-    };
-    let _stop_heartbeat = AbortOnDrop(heartbeat);
-    // The run ends its real duration after it started on the run's clock: a replay with
-    // `--now` still shows how long the work took.
-    let started = std::time::Instant::now();
     let finish = |status: ExecutionStatus, rows: Option<i64>, error: Option<String>| {
-        let took = chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
-        executions::finish(
-            store.conn(),
-            &execution_id,
-            status,
-            rows,
-            error.map(|e| spine_model::redact::error(&e, spine_model::redact::MAX_ERROR_CHARS)),
-            req.run.now + took,
-        )
+        execution.finish(status, rows, error)
     };
     let fetched = match fetch(&locator, &req.fetch).await {
         Ok(f) => f,
@@ -304,7 +274,7 @@ pub async fn ingest(
                     plugin,
                     partition,
                     &locator.to_string(),
-                    &error,
+                    &SourceProblem::from(&error),
                     &req.run,
                 )
                 .await?;
@@ -343,6 +313,76 @@ pub async fn ingest(
             finish(status, None, Some(e.to_string())).await?;
             Err(e)
         }
+    }
+}
+
+/// An execution in `core_executions` while it runs: started, its heartbeat renewed in the
+/// background (a killed process stops renewing it, which is how reports tell an abandoned run
+/// from a long one), finished once with its outcome. `spine ingest` and the worker share it.
+pub struct RunningExecution {
+    id: String,
+    store: spine_store::Store,
+    started_at: chrono::DateTime<chrono::Utc>,
+    started: std::time::Instant,
+    _heartbeat: AbortOnDrop,
+}
+
+impl RunningExecution {
+    /// Records the start (RUNNING) and starts the heartbeat.
+    pub async fn start(engine: &Engine, new: NewExecution) -> PipelineResult<RunningExecution> {
+        let store = engine.store().clone();
+        let started_at = new.started_at;
+        let execution = executions::start(store.conn(), new).await?;
+        let id = execution.execution_id;
+        let liveness = engine.liveness();
+        let heartbeat = {
+            let store = store.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(liveness.heartbeat_every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = executions::heartbeat(store.conn(), &id).await {
+                        tracing::warn!("heartbeat of {id} failed: {e}");
+                    }
+                }
+            })
+        };
+        Ok(RunningExecution {
+            id,
+            store,
+            started_at,
+            started: std::time::Instant::now(),
+            _heartbeat: AbortOnDrop(heartbeat),
+        })
+    }
+
+    /// The execution id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Records the end. The run ends its real duration after it started on the run's clock: a
+    /// replay with `--now` still shows how long the work took. The error is redacted and
+    /// bounded before it is stored.
+    pub async fn finish(
+        &self,
+        status: ExecutionStatus,
+        rows: Option<i64>,
+        error: Option<String>,
+    ) -> PipelineResult<()> {
+        let took = chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        executions::finish(
+            self.store.conn(),
+            &self.id,
+            status,
+            rows,
+            error.map(|e| spine_model::redact::error(&e, spine_model::redact::MAX_ERROR_CHARS)),
+            self.started_at + took,
+        )
+        .await?;
+        Ok(())
     }
 }
 
@@ -615,6 +655,31 @@ async fn has_open_critical(
         .any(|a| a.capture_id.as_deref() == Some(capture_id)))
 }
 
+/// Why a partition's source could not be fetched, as the anomaly records it: whatever fetched
+/// it (a one-off locator, a configured source, an API) says it this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProblem {
+    /// A short code (`SOURCE_NOT_FOUND`, `SOURCE_HTTP_STATUS`, …).
+    pub code: String,
+    /// The HTTP status, when the source answered one.
+    pub http_status: Option<u16>,
+    /// Whether trying again may help.
+    pub retryable: bool,
+    /// What went wrong, for people (redacted when recorded).
+    pub message: String,
+}
+
+impl From<&crate::source::SourceError> for SourceProblem {
+    fn from(error: &crate::source::SourceError) -> SourceProblem {
+        SourceProblem {
+            code: error.code().to_string(),
+            http_status: error.http_status(),
+            retryable: error.is_retryable(),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// Missing input: the source of a partition could not be fetched. ERROR INCOMPLETE_INPUT with
 /// the error code, HTTP status and whether a retry may help, plus what the domain adds; one
 /// open anomaly per partition however often the fetch is retried.
@@ -623,15 +688,15 @@ pub async fn source_unavailable(
     plugin: &dyn DomainPlugin,
     partition: &PartitionKey,
     source: &str,
-    error: &crate::source::SourceError,
+    problem: &SourceProblem,
     run: &RunContext,
 ) -> PipelineResult<spine_store::anomalies::Recorded> {
     let (what, extra) = plugin.describe_unavailable(engine, partition).await?;
     let mut details = serde_json::Map::new();
-    details.insert("source".into(), json!(source));
-    details.insert("error_code".into(), json!(error.code()));
-    details.insert("http_status".into(), json!(error.http_status()));
-    details.insert("retryable".into(), json!(error.is_retryable()));
+    details.insert("source".into(), json!(spine_model::redact::url(source)));
+    details.insert("error_code".into(), json!(problem.code));
+    details.insert("http_status".into(), json!(problem.http_status));
+    details.insert("retryable".into(), json!(problem.retryable));
     details.extend(extra);
     let domain = plugin.name();
     let detector = Detector {
@@ -648,7 +713,7 @@ pub async fn source_unavailable(
             spine_model::Category::IncompleteInput,
             &spine_model::AnomalyCause::SOURCE_UNAVAILABLE,
             spine_model::redact::error(
-                &format!("{what} is unavailable: {error}"),
+                &format!("{what} is unavailable: {}", problem.message),
                 spine_model::redact::MAX_ERROR_CHARS,
             ),
             serde_json::Value::Object(details),

@@ -35,10 +35,40 @@ pub struct DoctorReport {
     pub open_anomalies: Vec<SeverityGroup>,
     /// Runs of the domain that died without finishing (their heartbeat stopped).
     pub abandoned: Vec<AbandonedRun>,
+    /// The domain's work queue: whether the system is running itself, and what it gave up on.
+    pub work: WorkQueueState,
     /// Every remediation command, deduplicated, in the order to run them.
     pub remediation: Vec<String>,
     /// Whether anything blocks a use of any examined week.
     pub blocking: bool,
+}
+
+/// A domain's work queue as `doctor` reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkQueueState {
+    /// Items per state (only states with items).
+    pub by_state: BTreeMap<String, i64>,
+    /// Items the worker gave up on (FAILED), with why: each needs a person.
+    pub failed: Vec<FailedItem>,
+    /// The most recent pass of any worker (the pass's clock), if a worker ever ran.
+    pub last_pass_at: Option<DateTime<Utc>>,
+    /// The worker that ran it.
+    pub last_pass_by: Option<String>,
+}
+
+/// A FAILED work item.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedItem {
+    /// The item id (for `spine work retry ID`).
+    pub id: i64,
+    /// Its partition.
+    pub partition_key: String,
+    /// FETCH or REVISION_CHECK.
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last error.
+    pub last_error: Option<String>,
 }
 
 /// One week's state.
@@ -506,6 +536,14 @@ pub async fn diagnose(
             "spine anomalies list --domain {domain} --unresolved  # review; resolve with: spine anomalies resolve ID --note \"why\""
         ));
     }
+    // What the worker gave up on needs a person.
+    let work = work_queue_state(store, domain).await?;
+    for f in &work.failed {
+        remediation.push(format!(
+            "spine work list --state FAILED --domain {domain}  # once the cause is fixed: spine work retry {}",
+            f.id
+        ));
+    }
     let mut seen = std::collections::BTreeSet::new();
     remediation.retain(|r| seen.insert(r.clone()));
     let headline = latest_due_week.and_then(|w| {
@@ -522,7 +560,52 @@ pub async fn diagnose(
         weeks: diagnoses,
         open_anomalies,
         abandoned,
+        work,
         remediation,
         blocking,
     })
+}
+
+/// The domain's work queue: counts by state, the FAILED items, the latest pass.
+async fn work_queue_state(
+    store: &spine_store::Store,
+    domain: &Domain,
+) -> PipelineResult<WorkQueueState> {
+    let conn = store.conn();
+    let mut state = WorkQueueState::default();
+    for (d, s, n) in spine_store::work_items::counts(conn).await? {
+        if d == domain.as_str() {
+            state.by_state.insert(s, n);
+        }
+    }
+    if state.by_state.contains_key("FAILED") {
+        for item in spine_store::work_items::list(
+            conn,
+            &spine_store::work_items::WorkFilter {
+                state: Some(spine_model::WorkItemState::Failed),
+                domain: Some(domain.clone()),
+                limit: Some(50),
+            },
+        )
+        .await?
+        {
+            state.failed.push(FailedItem {
+                id: item.id,
+                partition_key: item.partition_key,
+                kind: item.kind,
+                attempts: item.attempt_count,
+                last_error: item.last_error,
+            });
+        }
+    }
+    if let Some(latest) = spine_store::workers::list(conn)
+        .await?
+        .into_iter()
+        .filter(|w| w.last_pass_at.is_some())
+        .max_by_key(|w| w.last_pass_at)
+    {
+        state.last_pass_at = latest.last_pass_at;
+        state.last_pass_by = Some(latest.worker_id);
+    }
+    Ok(state)
 }

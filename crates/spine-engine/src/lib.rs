@@ -28,6 +28,7 @@ pub mod schedules;
 pub mod source;
 pub mod sources;
 pub mod stage;
+pub mod worker;
 
 use std::sync::Arc;
 

@@ -292,7 +292,10 @@ pub async fn recertify_related(
         }
         let ready_for: ReadyFor = current.ready_for.parse()?;
         // Re-evaluated because the data changed, not because someone asked: recorded as such.
-        let by = "spine (re-evaluated after a new capture)".to_string();
+        let by = format!(
+            "{} (re-evaluated after a new capture)",
+            run.actor.as_deref().unwrap_or("spine")
+        );
         out.push(
             certify(engine, domain, &key, ready_for, &by, run)
                 .await?

@@ -17,6 +17,9 @@ pub struct RunContext {
     pub progress: Progress,
     /// Set when the run must stop (SIGTERM, Ctrl-C): stages stop at their next boundary.
     pub cancel: Cancel,
+    /// Who acts when the run records something on its own (a worker's id): automatic
+    /// re-evaluations are signed by it. None for a person's command.
+    pub actor: Option<String>,
 }
 
 impl RunContext {
@@ -27,6 +30,7 @@ impl RunContext {
             execution_id: None,
             progress: Progress::hidden(),
             cancel: Cancel::default(),
+            actor: None,
         }
     }
 

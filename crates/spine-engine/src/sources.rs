@@ -49,6 +49,9 @@ pub const URL_TEMPLATE: &str = "url-template";
 /// server is not an API with a published limit, so this stays polite.
 pub const URL_TEMPLATE_REQUESTS_PER_SECOND: f64 = 5.0;
 
+/// The most a `url-template` source may be configured to send per second.
+pub const MAX_REQUESTS_PER_SECOND: f64 = 1000.0;
+
 /// The longest source name: the column's width.
 const MAX_NAME_CHARS: usize = 128;
 
@@ -80,6 +83,10 @@ pub enum SourceKind {
     UrlTemplate {
         /// The template, e.g. `https://example.org/finra/${TIER}/${WEEK_ENDING}.psv`.
         template: String,
+        /// Requests per second to its origin, shared by every worker; `None` is
+        /// [`URL_TEMPLATE_REQUESTS_PER_SECOND`] (polite to a public site; a mirror of one's own
+        /// can take more).
+        requests_per_second: Option<f64>,
     },
     /// A kind a domain plugin implements (e.g. `finra-api`).
     Plugin {
@@ -102,7 +109,13 @@ impl SourceKind {
     /// The settings as stored in `core_sources.settings_json`.
     pub fn settings_json(&self) -> serde_json::Value {
         match self {
-            SourceKind::UrlTemplate { template } => json!({ "url_template": template }),
+            SourceKind::UrlTemplate {
+                template,
+                requests_per_second,
+            } => match requests_per_second {
+                Some(rate) => json!({ "url_template": template, "requests_per_second": rate }),
+                None => json!({ "url_template": template }),
+            },
             SourceKind::Plugin { settings, .. } => settings.clone(),
         }
     }
@@ -126,6 +139,10 @@ impl SourceConfig {
                 })?;
             SourceKind::UrlTemplate {
                 template: template.to_string(),
+                requests_per_second: row
+                    .settings_json
+                    .get("requests_per_second")
+                    .and_then(|v| v.as_f64()),
             }
         } else {
             SourceKind::Plugin {
@@ -155,7 +172,7 @@ impl SourceConfig {
     /// The template or the settings, redacted, for listings.
     pub fn describe(&self) -> String {
         match &self.kind {
-            SourceKind::UrlTemplate { template } => redact::url(template),
+            SourceKind::UrlTemplate { template, .. } => redact::url(template),
             SourceKind::Plugin { settings, .. } => redact::text(&settings.to_string()),
         }
     }
@@ -226,6 +243,14 @@ pub enum InvalidSource {
         kind: String,
         /// The kinds it offers (`url-template` first).
         offered: Vec<String>,
+    },
+    /// The request rate is not a positive number up to [`MAX_REQUESTS_PER_SECOND`].
+    #[error(
+        "--requests-per-second must be a number above 0 and at most {MAX_REQUESTS_PER_SECOND}, got {rate}"
+    )]
+    BadRate {
+        /// The rate given.
+        rate: String,
     },
     /// The URL template cannot be used.
     #[error("--url-template: {0}")]
@@ -312,7 +337,17 @@ pub fn validate_source(
             .collect::<Vec<_>>()
     };
     match &spec.kind {
-        SourceKind::UrlTemplate { template } => {
+        SourceKind::UrlTemplate {
+            template,
+            requests_per_second,
+        } => {
+            if let Some(rate) = requests_per_second
+                && !(rate.is_finite() && *rate > 0.0 && *rate <= MAX_REQUESTS_PER_SECOND)
+            {
+                return Err(InvalidSource::BadRate {
+                    rate: rate.to_string(),
+                });
+            }
             if plugin.template_variable_names().is_empty() {
                 return Err(InvalidSource::UnknownKind {
                     domain: spec.domain.to_string(),
@@ -1139,11 +1174,15 @@ pub async fn fetch_partition(
         .map(|s| FetchValidators::from_state(&s))
         .unwrap_or_default();
     let outcome = match &source.kind {
-        SourceKind::UrlTemplate { template } => {
+        SourceKind::UrlTemplate {
+            template,
+            requests_per_second,
+        } => {
             fetch_url_template(
                 engine,
                 plugin.as_ref(),
                 template,
+                requests_per_second.unwrap_or(URL_TEMPLATE_REQUESTS_PER_SECOND),
                 partition,
                 &validators,
                 run,
@@ -1213,6 +1252,7 @@ async fn fetch_url_template(
     engine: &Engine,
     plugin: &dyn DomainPlugin,
     template: &str,
+    requests_per_second: f64,
     partition: &PartitionKey,
     validators: &FetchValidators,
     run: &RunContext,
@@ -1226,12 +1266,7 @@ async fn fetch_url_template(
     let locator = SourceLocator::parse(&expanded)?;
     let (method, conditions) = match &locator {
         SourceLocator::Http(url) => {
-            reserve_rate_slot(
-                engine,
-                &rate_key(URL_TEMPLATE, url),
-                URL_TEMPLATE_REQUESTS_PER_SECOND,
-            )
-            .await?;
+            reserve_rate_slot(engine, &rate_key(URL_TEMPLATE, url), requests_per_second).await?;
             let conditions = Conditions {
                 if_none_match: validators.etag.clone(),
                 if_modified_since: validators.last_modified.clone(),

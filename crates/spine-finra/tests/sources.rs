@@ -52,7 +52,10 @@ async fn add(engine: &Engine, name: &str, kind: SourceKind) -> SourceConfig {
 }
 
 fn template(template: String) -> SourceKind {
-    SourceKind::UrlTemplate { template }
+    SourceKind::UrlTemplate {
+        template,
+        requests_per_second: None,
+    }
 }
 
 fn fetched(outcome: SourceFetch) -> FetchedPartition {

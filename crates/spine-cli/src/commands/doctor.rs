@@ -222,6 +222,35 @@ fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
             );
         }
     }
+    if !report.work.by_state.is_empty() {
+        let counts: Vec<String> = report
+            .work
+            .by_state
+            .iter()
+            .map(|(state, n)| format!("{n} {state}"))
+            .collect();
+        println!(
+            "\nWork queue: {}; last worker pass {}",
+            counts.join(", "),
+            match (&report.work.last_pass_at, &report.work.last_pass_by) {
+                (Some(at), Some(by)) => format!("at {} by {by}", at.to_rfc3339()),
+                _ => "never".to_string(),
+            }
+        );
+        for f in &report.work.failed {
+            println!(
+                "  FAILED item {} {} {} after {} attempt(s): {}",
+                f.id,
+                f.kind,
+                f.partition_key,
+                f.attempts,
+                f.last_error
+                    .as_deref()
+                    .map(|e| spine_model::redact::error(e, 200))
+                    .unwrap_or_default()
+            );
+        }
+    }
     if !report.remediation.is_empty() {
         println!("\nTo fix, run:");
         for r in &report.remediation {

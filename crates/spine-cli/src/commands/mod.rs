@@ -21,6 +21,8 @@ pub mod serve;
 pub mod sources;
 pub mod status;
 pub mod subscriptions;
+pub mod work;
+pub mod worker;
 
 use std::process::ExitCode;
 
@@ -92,6 +94,7 @@ impl Context {
                 spine_engine::Progress::hidden()
             },
             cancel: self.cancel.clone(),
+            actor: None,
         }
     }
 
@@ -162,7 +165,8 @@ async fn next_signal() -> &'static str {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(cli.global);
     if !matches!(cli.command, Command::Serve(_)) {
-        // `spine serve` stops gracefully on its own signals.
+        // `spine serve` stops gracefully on its own signals; the worker uses the same stop
+        // request as every run (finish or release the item in hand, then exit).
         ctx.stop_on_signals();
     }
     match cli.command {
@@ -180,6 +184,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rejects(cmd) => rejects::run(&ctx, cmd).await,
         Command::Executions(cmd) => executions::run(&ctx, cmd).await,
         Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
+        Command::Worker(args) => worker::run(&ctx, args).await,
+        Command::Work(cmd) => work::run(&ctx, cmd).await,
         Command::Sources(cmd) => sources::run(&ctx, cmd).await,
         Command::Subscriptions(cmd) => subscriptions::run(&ctx, cmd).await,
         Command::Recompute(args) => recompute::run(&ctx, args).await,

@@ -62,7 +62,11 @@ fn table(rows: &[SourceConfig]) -> Table {
 fn spec(args: &SourceAddArgs) -> anyhow::Result<NewSourceSpec> {
     let settings = args.plugin_settings();
     let kind = if args.kind == sources::URL_TEMPLATE {
-        if let Some((_, flag, _)) = settings.first() {
+        // --requests-per-second applies to both kinds; the other settings are a plugin's.
+        if let Some((_, flag, _)) = settings
+            .iter()
+            .find(|(key, _, _)| *key != "requests_per_second")
+        {
             return Err(usage(format!(
                 "{flag} does not apply to --kind url-template (it configures a plugin kind such \
                  as finra-api)"
@@ -75,6 +79,7 @@ fn spec(args: &SourceAddArgs) -> anyhow::Result<NewSourceSpec> {
         };
         SourceKind::UrlTemplate {
             template: template.clone(),
+            requests_per_second: args.requests_per_second,
         }
     } else {
         if args.url_template.is_some() {

@@ -40,10 +40,15 @@ struct Family<'a> {
 
 impl<'a> Family<'a> {
     fn new(out: &'a mut String, name: &'static str, help: &str) -> Family<'a> {
-        Family::new_typed(out, name, help, "gauge")
+        Family::of_type(out, name, help, "gauge")
     }
 
-    fn new_typed(out: &'a mut String, name: &'static str, help: &str, kind: &str) -> Family<'a> {
+    /// A counter: a total that only grows (Prometheus takes its rate).
+    fn counter(out: &'a mut String, name: &'static str, help: &str) -> Family<'a> {
+        Family::of_type(out, name, help, "counter")
+    }
+
+    fn of_type(out: &'a mut String, name: &'static str, help: &str, kind: &str) -> Family<'a> {
         // HELP text escapes backslash and line feed only.
         let help = help.replace('\\', "\\\\").replace('\n', "\\n");
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -206,6 +211,7 @@ pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
             );
         }
     }
+    render_worker(&mut out, store).await?;
 
     // Notifications: deliveries per state (every state written, zeros included), and the
     // deliveries given up on, which only grows (FAILED deliveries are kept as the log).
@@ -228,14 +234,77 @@ pub async fn render(store: &Store, now: DateTime<Utc>) -> StoreResult<String> {
     for (state, n) in &states {
         family.sample(&[("state", state)], *n as f64);
     }
-    let mut family = Family::new_typed(
+    let mut family = Family::counter(
         &mut out,
         "spine_notification_failures_total",
         "Notification deliveries given up on (retries exhausted, refused, or a secret unset).",
-        "counter",
     );
     family.sample(&[], failed as f64);
     Ok(out)
+}
+
+/// The worker's families: the queue by domain and state, attempts by outcome, lease takeovers,
+/// and each worker seen in the last day (older worker ids are left out: a worker id per process
+/// would otherwise grow the label set without bound). Each is a fixed number of grouped queries.
+async fn render_worker(out: &mut String, store: &Store) -> StoreResult<()> {
+    let conn = store.conn();
+    let mut family = Family::new(
+        out,
+        "spine_work_items",
+        "Work items per domain and state (PENDING, RUNNING, RETRY_WAIT, COMPLETE, FAILED, CANCELLED).",
+    );
+    for (domain, state, n) in spine_store::work_items::counts(conn).await? {
+        family.sample(&[("domain", &domain), ("state", &state)], n as f64);
+    }
+    let totals = spine_store::work_attempts::totals(conn).await?;
+    let mut family = Family::counter(
+        out,
+        "spine_work_attempts_total",
+        "Attempts at work items, by how they ended (INGESTED, NOT_MODIFIED, RETRY, FAILED, RELEASED, RUNNING).",
+    );
+    for (outcome, n) in &totals.by_outcome {
+        family.sample(&[("outcome", outcome)], *n as f64);
+    }
+    let mut family = Family::counter(
+        out,
+        "spine_work_lease_takeovers_total",
+        "Attempts that took over an item whose worker's lease had expired (a worker died or hung).",
+    );
+    family.sample(&[], totals.takeovers as f64);
+    let wall_now = Utc::now();
+    let recent: Vec<_> = spine_store::workers::list(conn)
+        .await?
+        .into_iter()
+        .filter(|w| wall_now - w.last_seen_at <= chrono::Duration::days(1))
+        .collect();
+    let mut family = Family::new(
+        out,
+        "spine_worker_last_seen_seconds",
+        "Seconds since each worker seen in the last day last showed signs of life (wall clock).",
+    );
+    for w in &recent {
+        let age = (wall_now - w.last_seen_at).num_milliseconds() as f64 / 1000.0;
+        family.sample(&[("worker", &w.worker_id)], age);
+    }
+    let mut family = Family::counter(
+        out,
+        "spine_worker_passes_total",
+        "Passes each worker seen in the last day has run.",
+    );
+    for w in &recent {
+        family.sample(&[("worker", &w.worker_id)], w.passes as f64);
+    }
+    let mut family = Family::new(
+        out,
+        "spine_worker_last_pass_timestamp_seconds",
+        "The clock (Unix seconds) of each recent worker's last pass.",
+    );
+    for w in &recent {
+        if let Some(at) = w.last_pass_at {
+            family.sample(&[("worker", &w.worker_id)], at.timestamp() as f64);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
