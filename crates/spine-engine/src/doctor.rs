@@ -538,11 +538,17 @@ pub async fn diagnose(
     }
     // What the worker gave up on needs a person.
     let work = work_queue_state(store, domain).await?;
-    for f in &work.failed {
-        remediation.push(format!(
+    match work.failed.as_slice() {
+        [] => {}
+        [one] => remediation.push(format!(
             "spine work list --state FAILED --domain {domain}  # once the cause is fixed: spine work retry {}",
-            f.id
-        ));
+            one.id
+        )),
+        many => remediation.push(format!(
+            "spine work list --state FAILED --domain {domain}  # {} items gave up; once the cause is fixed: spine work retry ID for each (first: {})",
+            many.len(),
+            many[0].id
+        )),
     }
     let mut seen = std::collections::BTreeSet::new();
     remediation.retain(|r| seen.insert(r.clone()));

@@ -237,7 +237,10 @@ fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
                 _ => "never".to_string(),
             }
         );
-        for f in &report.work.failed {
+        // A year of catch-up can fail hundreds of items: the first ones say why, `spine work
+        // list --state FAILED` has them all.
+        const SHOWN: usize = 10;
+        for f in report.work.failed.iter().take(SHOWN) {
             println!(
                 "  FAILED item {} {} {} after {} attempt(s): {}",
                 f.id,
@@ -248,6 +251,12 @@ fn print_report(report: &DoctorReport) -> anyhow::Result<()> {
                     .as_deref()
                     .map(|e| spine_model::redact::error(e, 200))
                     .unwrap_or_default()
+            );
+        }
+        if report.work.failed.len() > SHOWN {
+            println!(
+                "  … and {} more FAILED items (spine work list --state FAILED)",
+                report.work.failed.len() - SHOWN
             );
         }
     }

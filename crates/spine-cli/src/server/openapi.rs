@@ -7,7 +7,7 @@
 //! responses against these schemas.
 
 use serde_json::{Map, Value, json};
-use spine_model::{Category, ReadinessStatus, ReadyFor, Severity, Stage};
+use spine_model::{Category, ReadinessStatus, ReadyFor, Severity, Stage, WorkKind};
 
 use super::{Endpoint, Location, Param, ParamKind, ROUTES, Route};
 
@@ -327,8 +327,26 @@ fn schemas() -> Value {
             "weeks": {"type": "array", "items": schema_ref("WeekDiagnosis")},
             "open_anomalies": {"type": "array", "items": schema_ref("SeverityGroup")},
             "abandoned": {"type": "array", "items": schema_ref("AbandonedRun")},
+            "work": schema_ref("WorkQueueState"),
             "remediation": strings(),
             "blocking": {"type": "boolean"},
+        })),
+        "WorkQueueState": object(json!({
+            "by_state": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "Work items per state (PENDING, RUNNING, RETRY_WAIT, COMPLETE, FAILED, CANCELLED), only states with items.",
+            },
+            "failed": {"type": "array", "items": schema_ref("FailedWorkItem")},
+            "last_pass_at": {"type": "string", "format": "date-time", "nullable": true, "description": "The clock of the most recent worker pass."},
+            "last_pass_by": {"type": "string", "nullable": true, "description": "The worker that ran it."},
+        })),
+        "FailedWorkItem": object(json!({
+            "id": {"type": "integer", "description": "For `spine work retry ID`."},
+            "partition_key": string(),
+            "kind": one_of(WorkKind::NAMES),
+            "attempts": {"type": "integer"},
+            "last_error": nullable_string(),
         })),
         "WeekDiagnosis": object(json!({
             "week_ending": {"type": "string", "format": "date"},
