@@ -25,6 +25,7 @@
 //!   captures indexed by content;
 //! - `m20261202_000001_sources`: configured sources per domain, their conditional-fetch
 //!   validators per partition, and the rate-limit slots every worker shares;
+//! - `m20261202_000002_notifications`: the events outbox, subscriptions and deliveries;
 //! - `m20261202_000003_worker`: work-item kinds and leases, every attempt of every item, and the
 //!   worker processes.
 //!
@@ -47,6 +48,7 @@ mod m20260103_000001_finra_rows_by_line;
 mod m20260104_000001_readiness_audit_clocks;
 mod m20261201_000001_operations;
 mod m20261202_000001_sources;
+mod m20261202_000002_notifications;
 mod m20261202_000003_worker;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
@@ -87,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260104_000001_readiness_audit_clocks::Migration),
             Box::new(m20261201_000001_operations::Migration),
             Box::new(m20261202_000001_sources::Migration),
+            Box::new(m20261202_000002_notifications::Migration),
             Box::new(m20261202_000003_worker::Migration),
         ]
     }
@@ -164,6 +167,10 @@ const TABLES: &[&str] = &[
     "core_sources",
     "core_source_fetch_state",
     "core_source_rate",
+    // m20261202_000002_notifications
+    "core_events",
+    "core_subscriptions",
+    "core_deliveries",
     // m20261202_000003_worker
     "core_work_attempts",
     "core_workers",
@@ -198,6 +205,10 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
     (
         "m20261202_000001_sources",
         TABLES.split_at(SOURCES_START).1.split_at(3).0,
+    ),
+    (
+        "m20261202_000002_notifications",
+        &["core_events", "core_subscriptions", "core_deliveries"],
     ),
     (
         "m20261202_000003_worker",
@@ -369,4 +380,15 @@ const INDEXES: &[ExpectedIndex] = &[
         true,
     ),
     ix("core_source_rate", "uq_core_source_rate_rate_key", true),
+    ix("core_events", "uq_core_events_dedupe_key", true),
+    ix("core_events", "idx_core_events_fanned_out_at", false),
+    ix("core_events", "idx_core_events_occurred_at", false),
+    ix("core_subscriptions", "uq_core_subscriptions_name", true),
+    ix("core_deliveries", "uq_core_deliveries_delivery_id", true),
+    ix(
+        "core_deliveries",
+        "idx_core_deliveries_state_next_attempt_at",
+        false,
+    ),
+    ix("core_deliveries", "idx_core_deliveries_subscription", false),
 ];

@@ -105,6 +105,9 @@ async fn every_entity_matches_its_migrated_table() {
             CoreSources,
             CoreSourceFetchState,
             CoreSourceRate,
+            CoreEvents,
+            CoreSubscriptions,
+            CoreDeliveries,
             CoreWorkAttempts,
             CoreWorkers,
         );

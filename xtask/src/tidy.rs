@@ -8,6 +8,8 @@
 //!    (`spine-model` may, optionally, for its entity definitions, and uses no query API), and no
 //!    other crate's source names them.
 //! 4. Every Rust source file starts with a `//!` comment that says what it is for.
+//! 5. `spine-notify` (notifications) and `spine-engine` never depend on each other: the engine
+//!    records events through the store's outbox, and notify reads them from there.
 //!
 //! Each rule is a function over plain data (a dependency tree's crate names, a manifest's
 //! dependencies, a file's text) so its failing cases are unit-tested; [`run`] gathers the real
@@ -91,6 +93,29 @@ pub fn engine_names_no_domain(tree: &BTreeSet<String>) -> Vec<Violation> {
             ),
         })
         .collect()
+}
+
+/// Rule 5: `spine-notify` and `spine-engine` found in each other's tree (`engine_tree` is
+/// `spine-engine`'s, `notify_tree` is `spine-notify`'s).
+pub fn notify_apart_from_engine(
+    engine_tree: &BTreeSet<String>,
+    notify_tree: &BTreeSet<String>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (krate, tree, other) in [
+        ("spine-engine", engine_tree, "spine-notify"),
+        ("spine-notify", notify_tree, "spine-engine"),
+    ] {
+        if tree.contains(other) {
+            out.push(Violation {
+                rule: "5. notifications and the engine meet only in the store",
+                detail: format!(
+                    "{krate} depends on `{other}` (see `cargo tree -p {krate} -i {other}`)"
+                ),
+            });
+        }
+    }
+    out
 }
 
 /// Rule 3, manifests: `(crate, dependency)` pairs where a crate outside [`SQL_OWNERS`] depends
@@ -238,7 +263,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// Every violation in the workspace.
 pub fn check() -> Result<Vec<Violation>> {
     let mut found = rules_purity(&tree("spine-rules", "normal")?);
-    found.extend(engine_names_no_domain(&tree("spine-engine", "all")?));
+    let engine_tree = tree("spine-engine", "all")?;
+    found.extend(engine_names_no_domain(&engine_tree));
+    found.extend(notify_apart_from_engine(
+        &engine_tree,
+        &tree("spine-notify", "all")?,
+    ));
     let Workspace { deps, dirs } = workspace()?;
     found.extend(sql_only_in_the_store(&deps));
     for (package, dir) in &dirs {
@@ -294,6 +324,17 @@ mod tests {
         let found = engine_names_no_domain(&set(&["spine-engine", "spine-finra"]));
         assert_eq!(found.len(), 1);
         assert!(found[0].detail.contains("spine-finra"));
+    }
+
+    #[test]
+    fn notify_and_engine_depending_on_each_other_is_a_violation() {
+        let engine = set(&["spine-engine", "spine-store"]);
+        let notify = set(&["spine-notify", "spine-store"]);
+        assert!(notify_apart_from_engine(&engine, &notify).is_empty());
+        let found = notify_apart_from_engine(&set(&["spine-notify"]), &notify);
+        assert_eq!(found.len(), 1);
+        let found = notify_apart_from_engine(&engine, &set(&["spine-engine"]));
+        assert_eq!(found.len(), 1);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use spine_finra::parse::PublicationLags;
 use spine_model::{
-    Category, DependencyType, Domain, ReadyFor, ScheduleType, Severity, Tier, WeekEnding,
+    Category, Channel, DependencyType, DigestMode, Domain, EventKind, ReadyFor, ScheduleType,
+    Severity, Tier, WeekEnding,
 };
 
 use crate::output::Format;
@@ -118,6 +119,10 @@ pub enum Command {
     /// Where each domain's partitions are fetched from, configured once for every worker.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Who is told about what: subscriptions (webhook, Slack, email), their delivery log, a test
+    /// message, and delivering what is due.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCommand),
     /// Recompute a week's calcs from their stored rows (e.g. after a calendar correction).
     #[command(
         after_help = "Example:\n  spine recompute finra.otc_transparency --week-ending 2025-12-26"
@@ -585,6 +590,77 @@ pub enum SourcesCommand {
     },
 }
 
+/// `spine subscriptions …`
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// Subscribe a desk, a team or a person to events. Bad input (a target that is not a URL or
+    /// an address, an unknown event, domain or use, a secret variable name that is not one) is
+    /// refused (exit 2) with nothing written, before the database is opened.
+    #[command(
+        after_help = "Examples:\n  spine subscriptions add --name trading-desk --channel webhook \\\n    --target https://hooks.example.com/spine --for trading --secret-env DESK_HOOK_KEY\n  spine subscriptions add --name ops-slack --channel slack \\\n    --target https://hooks.slack.com/services/T000/B000/XXXX --events readiness.changed,work.failed\n  spine subscriptions add --name compliance --channel email --target compliance@example.com \\\n    --for compliance --digest daily --secret-env SMTP_PASSWORD\n\nEvents: readiness.changed, certification.invalidated, capture.revised, anomaly.opened,\nanomaly.resolved, schedule.missed, work.failed. Email goes through the SMTP server of\nSPINE_SMTP_URL (smtp://user@host:587, STARTTLS when offered; see docs/OPERATIONS.md)."
+    )]
+    Add(Box<SubscriptionAddArgs>),
+    /// List the subscriptions (secrets are only ever variable names).
+    List,
+    /// Remove a subscription (its undelivered messages go with it; the log of sent ones stays).
+    #[command(after_help = "Example:\n  spine subscriptions remove ops-slack")]
+    Remove {
+        /// The subscription's name.
+        name: String,
+    },
+    /// Send a test message to a subscription now (nothing is recorded). Exit 1 if it fails.
+    #[command(after_help = "Example:\n  spine subscriptions test trading-desk")]
+    Test {
+        /// The subscription's name.
+        name: String,
+    },
+    /// A subscription's delivery log, newest first: state, attempts, next attempt, last error.
+    #[command(after_help = "Example:\n  spine subscriptions deliveries trading-desk --format json")]
+    Deliveries {
+        /// The subscription's name.
+        name: String,
+    },
+    /// Fan out new events and send what is due at the run's clock (`--now`), as the worker does
+    /// at the end of each pass.
+    #[command(after_help = "Example:\n  spine subscriptions deliver --now 2025-12-22T09:00:00Z")]
+    Deliver,
+}
+
+/// Arguments of `spine subscriptions add`.
+#[derive(Debug, Clone, Args)]
+pub struct SubscriptionAddArgs {
+    /// Unique name. A subscription named like the signer of a certification (`--by`) also hears
+    /// when that certification is invalidated.
+    #[arg(long)]
+    pub name: String,
+    /// `webhook` (signed JSON), `slack` (incoming webhook) or `email`.
+    #[arg(long, value_parser = parse_channel)]
+    pub channel: Channel,
+    /// An http(s) URL (webhook, slack) or an email address (email).
+    #[arg(long)]
+    pub target: String,
+    /// Only this domain's events.
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Option<Domain>,
+    /// Only verdicts for this use (trading, compliance, research).
+    #[arg(long = "for", value_parser = parse_ready_for)]
+    pub ready_for: Option<ReadyFor>,
+    /// Only these events, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', value_parser = parse_event_kind)]
+    pub events: Vec<EventKind>,
+    /// Only events at this severity or worse (INFO, WARN, ERROR, CRITICAL); events without a
+    /// severity (verdicts) always pass.
+    #[arg(long, value_parser = parse_severity)]
+    pub min_severity: Option<Severity>,
+    /// The environment variable holding the webhook signing key (required for webhooks) or the
+    /// SMTP password. Never the secret itself.
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: Option<String>,
+    /// `none` (one message per event) or `daily` (one message per UTC day, after it ends).
+    #[arg(long, value_parser = parse_digest, default_value = "none")]
+    pub digest: DigestMode,
+}
+
 /// Arguments of `spine sources add`.
 #[derive(Debug, Clone, Args)]
 pub struct SourceAddArgs {
@@ -923,6 +999,30 @@ fn parse_week_ending(s: &str) -> Result<NaiveDate, String> {
     s.parse::<WeekEnding>()
         .map(WeekEnding::date)
         .map_err(|e| e.to_string())
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
+}
+
+fn parse_digest(s: &str) -> Result<DigestMode, String> {
+    s.parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())
+}
+
+/// An event a subscription can ask for (`test` is only ever sent on demand).
+fn parse_event_kind(s: &str) -> Result<EventKind, String> {
+    let kind: EventKind = s
+        .trim()
+        .parse()
+        .map_err(|e: spine_model::VocabError| e.to_string())?;
+    if kind == EventKind::Test {
+        return Err(
+            "`test` is not an event to subscribe to (use `spine subscriptions test NAME`)".into(),
+        );
+    }
+    Ok(kind)
 }
 
 fn parse_ready_for(s: &str) -> Result<ReadyFor, String> {

@@ -684,6 +684,16 @@ async fn check_metrics(server: &Server, store: &Store, fx: &Fixture) {
         );
     }
 
+    // Notifications: every delivery state, zeros included (no subscription here).
+    for state in ["PENDING", "DELIVERED", "FAILED"] {
+        assert_eq!(
+            value("spine_notification_deliveries", &[("state", state)]),
+            Some(0.0),
+            "{state}"
+        );
+    }
+    assert_eq!(value("spine_notification_failures_total", &[]), Some(0.0));
+
     // Readiness: the two certified weeks, one ready and one not.
     let readiness = |status: &str| {
         value(

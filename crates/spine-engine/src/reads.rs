@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use spine_model::{Domain, PartitionKey, ReadyFor};
+use spine_model::{Category, Domain, PartitionKey, ReadyFor};
 use spine_rules::TradingCalendar;
 use spine_rules::readiness::{
     AnomalyFact, DependencyFact, PartitionFacts, ReadinessFacts, related,
@@ -336,6 +336,11 @@ impl Reads {
         for a in &self.open {
             let key = a.partition()?;
             if key.as_ref().is_some_and(|k| !related(partition, k)) {
+                continue;
+            }
+            // A notification that could not be delivered is about the channel, not the data: it
+            // shows in doctor and /metrics but never changes whether a week can be trusted.
+            if a.category == Category::Notification.as_str() {
                 continue;
             }
             open_anomalies.push(AnomalyFact {

@@ -18,8 +18,9 @@ pub mod entities;
 
 pub use cause::AnomalyCause;
 pub use vocab::{
-    AttemptOutcome, Category, DependencyType, Domain, ExecutionStatus, ExpectedState, IngestStatus,
-    PartitionKey, QualityStatus, ReadinessCriteria, ReadinessStatus, ReadyFor, ScheduleType,
-    Severity, Stage, Tier, VocabError, WorkItemState, WorkKind,
+    AttemptOutcome, Category, Channel, DeliveryState, DependencyType, DigestMode, Domain,
+    EventKind, ExecutionStatus, ExpectedState, IngestStatus, PartitionKey, QualityStatus,
+    ReadinessCriteria, ReadinessStatus, ReadyFor, ScheduleType, Severity, Stage, Tier, VocabError,
+    WorkItemState, WorkKind,
 };
 pub use week::WeekEnding;

@@ -158,6 +158,9 @@ vocab_enum! {
         Schedule => "SCHEDULE",
         /// The pipeline itself failed (I/O, database, bug).
         PipelineError => "PIPELINE_ERROR",
+        /// Telling people failed: a notification could not be delivered after its retries, or a
+        /// subscription's secret is not set. The alert about the alert channel.
+        Notification => "NOTIFICATION",
     }
 }
 
@@ -359,6 +362,64 @@ vocab_enum! {
         Missed => "missed",
         /// Not due yet and not captured.
         Pending => "pending",
+    }
+}
+
+vocab_enum! {
+    /// What an outbox event (`core_events`) says happened. Each is recorded in the same
+    /// transaction as the change that caused it, and only on a transition.
+    EventKind, "event" {
+        /// A verdict for a partition and use moved between READY, READY_WITH_WARNINGS and
+        /// NOT_READY (or was reached for the first time).
+        ReadinessChanged => "readiness.changed",
+        /// A newer capture superseded data a recorded certification judged.
+        CertificationInvalidated => "certification.invalidated",
+        /// A partition was captured again with different bytes.
+        CaptureRevised => "capture.revised",
+        /// A new anomaly was recorded (not a re-detection of an open one).
+        AnomalyOpened => "anomaly.opened",
+        /// An open anomaly was resolved.
+        AnomalyResolved => "anomaly.resolved",
+        /// An expected partition was not there by its due time.
+        ScheduleMissed => "schedule.missed",
+        /// A work item failed for good (retries exhausted or not retryable).
+        WorkFailed => "work.failed",
+        /// `spine subscriptions test NAME`: never recorded by a change, only sent on demand.
+        Test => "test",
+    }
+}
+
+vocab_enum! {
+    /// How a subscription is told.
+    Channel, "channel" {
+        /// A JSON POST signed with HMAC-SHA256 (`X-Spine-Signature`).
+        Webhook => "webhook",
+        /// A Slack-compatible incoming webhook (`{"text": ...}`).
+        Slack => "slack",
+        /// Email over SMTP, plain text with a short HTML alternative.
+        Email => "email",
+    }
+}
+
+vocab_enum! {
+    /// Whether a subscription gets each event as it happens or one message per day.
+    DigestMode, "digest" {
+        /// One message per event.
+        None => "none",
+        /// One message per UTC day summarising that day's events, sent once the day is over.
+        Daily => "daily",
+    }
+}
+
+vocab_enum! {
+    /// Where one delivery (`core_deliveries`) stands.
+    DeliveryState, "delivery state" {
+        /// Not sent yet, or waiting for its next attempt (`next_attempt_at`).
+        Pending => "PENDING",
+        /// The channel accepted it.
+        Delivered => "DELIVERED",
+        /// Given up on: retries exhausted, a permanent refusal, or a missing secret.
+        Failed => "FAILED",
     }
 }
 
@@ -596,6 +657,10 @@ mod tests {
         check(ReadinessStatus::ALL);
         check(IngestStatus::ALL);
         check(ExpectedState::ALL);
+        check(EventKind::ALL);
+        check(Channel::ALL);
+        check(DigestMode::ALL);
+        check(DeliveryState::ALL);
     }
 
     #[test]

@@ -9,10 +9,11 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, Set,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use spine_model::entities::core_anomalies::{self, Column, Entity};
-use spine_model::{Category, Domain, PartitionKey, Severity, Stage};
+use spine_model::{Category, Domain, EventKind, PartitionKey, Severity, Stage};
 
+use crate::events::NewEvent;
 use crate::{StoreError, StoreResult};
 
 /// A stored anomaly.
@@ -84,8 +85,11 @@ impl NewAnomaly {
 }
 
 /// Records an anomaly.
+///
+/// Announces it in the outbox on the same connection (`anomaly.opened`, and `schedule.missed`
+/// for a SCHEDULE anomaly with the `missed` cause): pass the transaction the detection runs in.
 pub async fn record<C: ConnectionTrait>(conn: &C, anomaly: NewAnomaly) -> StoreResult<Anomaly> {
-    Ok(core_anomalies::ActiveModel {
+    let stored = core_anomalies::ActiveModel {
         domain: Set(anomaly.domain.to_string()),
         pipeline: Set(anomaly.pipeline),
         partition_key: Set(anomaly.partition.map(|p| p.canonical())),
@@ -108,7 +112,47 @@ pub async fn record<C: ConnectionTrait>(conn: &C, anomaly: NewAnomaly) -> StoreR
         ..Default::default()
     }
     .insert(conn)
-    .await?)
+    .await?;
+    announce(conn, &stored, EventKind::AnomalyOpened, stored.detected_at).await?;
+    if stored.category == Category::Schedule.as_str() && stored.cause.as_deref() == Some("missed") {
+        announce(conn, &stored, EventKind::ScheduleMissed, stored.detected_at).await?;
+    }
+    Ok(stored)
+}
+
+/// Writes the outbox event `kind` about `anomaly`, once per anomaly and kind.
+async fn announce<C: ConnectionTrait>(
+    conn: &C,
+    anomaly: &Anomaly,
+    kind: EventKind,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    crate::events::record(
+        conn,
+        NewEvent {
+            domain: anomaly.domain.parse()?,
+            partition: anomaly.partition()?,
+            kind,
+            ready_for: None,
+            severity: Some(anomaly.severity()?),
+            payload: json!({
+                "anomaly_id": anomaly.id,
+                "severity": anomaly.severity,
+                "category": anomaly.category,
+                "cause": anomaly.cause,
+                "stage": anomaly.stage,
+                "message": anomaly.message,
+                "resolution_note": anomaly.resolution_note,
+                "resolved_by": anomaly.resolved_by,
+            }),
+            capture_id: anomaly.capture_id.clone(),
+            previous_capture_id: None,
+            occurred_at: at,
+            dedupe_key: format!("{}:{}", kind.as_str(), anomaly.id),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// What [`record_once`] did.
@@ -262,7 +306,9 @@ pub async fn resolve_as<C: ConnectionTrait>(
     active.resolved_at = Set(Some(resolved_at));
     active.resolution_note = Set(Some(note.to_string()));
     active.resolved_by = Set(resolved_by.map(str::to_string));
-    Ok(active.update(conn).await?)
+    let resolved = active.update(conn).await?;
+    announce(conn, &resolved, EventKind::AnomalyResolved, resolved_at).await?;
+    Ok(resolved)
 }
 
 /// Which anomalies to list. Every field narrows the result; the default lists everything.

@@ -9,12 +9,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, Set,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use spine_model::capture::capture_id;
 use spine_model::entities::core_captures::{self, Column, Entity};
-use spine_model::{Domain, PartitionKey};
+use spine_model::{Domain, EventKind, PartitionKey, ReadyFor, Severity};
 
 use crate::StoreResult;
+use crate::events::NewEvent;
 
 /// A stored capture.
 pub type Capture = core_captures::Model;
@@ -112,6 +113,9 @@ pub async fn record<C: ConnectionTrait>(conn: &C, new: NewCapture) -> StoreResul
     }
     .insert(conn)
     .await?;
+    if let Some(previous) = &previous {
+        announce_revision(conn, &model, previous).await?;
+    }
     Ok(match previous {
         Some(previous) => CaptureOutcome::Revision {
             capture: model,
@@ -251,4 +255,89 @@ pub async fn latest_covered<C: ConnectionTrait>(
         }
     }
     Ok(out)
+}
+
+/// The outbox events of a revision, on the capture's own connection (its transaction):
+/// `capture.revised`, and `certification.invalidated` for every certified current verdict (any
+/// domain, partition and use) that judged the superseded capture — naming the certification,
+/// who signed it, and the old and new captures.
+async fn announce_revision<C: ConnectionTrait>(
+    conn: &C,
+    capture: &Capture,
+    previous: &Capture,
+) -> StoreResult<()> {
+    use spine_model::entities::core_data_readiness;
+    let domain: Domain = capture.domain.parse()?;
+    let partition = PartitionKey::parse(&capture.partition_key)?;
+    crate::events::record(
+        conn,
+        NewEvent {
+            domain: domain.clone(),
+            partition: Some(partition.clone()),
+            kind: EventKind::CaptureRevised,
+            ready_for: None,
+            severity: Some(Severity::Info),
+            payload: json!({
+                "capture_id": capture.capture_id,
+                "previous_capture_id": previous.capture_id,
+                "source_last_update": capture.source_last_update,
+                "previous_source_last_update": previous.source_last_update,
+                "rows_accepted": capture.rows_accepted,
+                "previous_rows_accepted": previous.rows_accepted,
+            }),
+            capture_id: Some(capture.capture_id.clone()),
+            previous_capture_id: Some(previous.capture_id.clone()),
+            occurred_at: capture.captured_at,
+            dedupe_key: format!("capture.revised:{}", capture.capture_id),
+        },
+    )
+    .await?;
+    let certified = core_data_readiness::Entity::find()
+        .filter(core_data_readiness::Column::CertifiedAt.is_not_null())
+        .all(conn)
+        .await?;
+    for verdict in certified {
+        let judged_old = verdict.captures_judged.as_array().is_some_and(|ids| {
+            ids.iter()
+                .any(|id| id.as_str() == Some(&previous.capture_id))
+        });
+        if !judged_old {
+            continue;
+        }
+        let ready_for: ReadyFor = verdict.ready_for.parse()?;
+        crate::events::record(
+            conn,
+            NewEvent {
+                domain: verdict.domain.parse()?,
+                partition: Some(PartitionKey::parse(&verdict.partition_key)?),
+                kind: EventKind::CertificationInvalidated,
+                ready_for: Some(ready_for),
+                severity: Some(Severity::Warn),
+                payload: json!({
+                    "certification": {
+                        "domain": verdict.domain,
+                        "partition_key": verdict.partition_key,
+                        "ready_for": verdict.ready_for,
+                        "status": verdict.status,
+                        "certified_at": verdict.certified_at,
+                        "certified_by": verdict.certified_by,
+                        "captures_judged": verdict.captures_judged,
+                    },
+                    "certified_by": verdict.certified_by,
+                    "old_capture_id": previous.capture_id,
+                    "new_capture_id": capture.capture_id,
+                    "revised_partition_key": capture.partition_key,
+                }),
+                capture_id: Some(capture.capture_id.clone()),
+                previous_capture_id: Some(previous.capture_id.clone()),
+                occurred_at: capture.captured_at,
+                dedupe_key: format!(
+                    "certification.invalidated:{}:{}",
+                    verdict.id, capture.capture_id
+                ),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -11,7 +11,9 @@ pub mod admin;
 pub mod anomalies;
 mod bulk;
 pub mod captures;
+pub mod deliveries;
 pub mod error;
+pub mod events;
 pub mod exchange_calendar;
 pub mod executions;
 pub mod finra_otc;
@@ -25,6 +27,7 @@ pub mod rejects;
 pub mod reports;
 pub mod schedules;
 pub mod sources;
+pub mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod work_attempts;
@@ -34,11 +37,12 @@ pub mod workers;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend};
 
 pub use error::{StoreError, StoreResult};
 pub use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbErr, TransactionSession, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionSession,
+    TransactionTrait,
 };
 
 /// The default database: an embedded SQLite file in the working directory, created on demand.

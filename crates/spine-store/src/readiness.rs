@@ -114,7 +114,7 @@ impl Recorded {
 
 /// The wall clock as the store records it: to the microsecond, the precision both backends
 /// keep, so a value read back equals the value written.
-fn wall_clock() -> DateTime<Utc> {
+pub(crate) fn wall_clock() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
@@ -212,6 +212,7 @@ where
         (_, true) => (Some(eval.evaluated_at), Some(eval.evaluated_by.clone())),
     };
 
+    let previous_status = existing.as_ref().map(|prev| prev.status.clone());
     let current = match existing {
         Some(prev) => {
             let mut active = prev.into_active_model();
@@ -261,6 +262,33 @@ where
     };
 
     let event = history_row(certified_at, false).insert(&txn).await?;
+    // The outbox, in this transaction: only a move between statuses (or the first verdict) is
+    // news; a change of criteria or captures under the same status is not announced.
+    if previous_status.as_deref() != Some(eval.status.as_str()) {
+        crate::events::record(
+            &txn,
+            crate::events::NewEvent {
+                domain: eval.domain.clone(),
+                partition: Some(eval.partition.clone()),
+                kind: spine_model::EventKind::ReadinessChanged,
+                ready_for: Some(eval.ready_for),
+                severity: None,
+                payload: json!({
+                    "status": eval.status.as_str(),
+                    "previous_status": previous_status,
+                    "blocking_issues": eval.blocking_issues,
+                    "captures_judged": eval.captures_judged,
+                    "evaluated_by": eval.evaluated_by,
+                    "certified_by": certified_by,
+                }),
+                capture_id: eval.captures_judged.first().cloned(),
+                previous_capture_id: None,
+                occurred_at: eval.evaluated_at,
+                dedupe_key: format!("readiness.changed:{}", event.id),
+            },
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(Recorded::Changed { current, event })
 }

@@ -291,6 +291,7 @@ pub async fn settle<C: ConnectionTrait>(
         .col_expr(Column::LockedAt, Expr::value(none_time))
         .col_expr(Column::LeaseExpiresAt, Expr::value(none_time))
         .col_expr(Column::UpdatedAt, Expr::value(now));
+    let failed = matches!(settle, Settle::Fail { .. });
     update = match settle {
         Settle::Complete { execution_id } => {
             let mut u = update
@@ -328,7 +329,35 @@ pub async fn settle<C: ConnectionTrait>(
     if done.rows_affected == 0 {
         return Ok(None);
     }
-    get(conn, id).await.map(Some)
+    let item = get(conn, id).await?;
+    if failed {
+        // The outbox, on the caller's connection: retries are exhausted (or the failure is not
+        // retryable), which people must hear about once per failure.
+        crate::events::record(
+            conn,
+            crate::events::NewEvent {
+                domain: item.domain.parse()?,
+                partition: Some(PartitionKey::parse(&item.partition_key)?),
+                kind: spine_model::EventKind::WorkFailed,
+                ready_for: None,
+                severity: Some(spine_model::Severity::Error),
+                payload: serde_json::json!({
+                    "work_item_id": item.id,
+                    "pipeline": item.pipeline,
+                    "kind": item.kind,
+                    "attempts": item.attempt_count,
+                    "max_attempts": item.max_attempts,
+                    "error": item.last_error,
+                }),
+                capture_id: None,
+                previous_capture_id: None,
+                occurred_at: now,
+                dedupe_key: format!("work.failed:{}:{}", item.id, now.timestamp_micros()),
+            },
+        )
+        .await?;
+    }
+    Ok(Some(item))
 }
 
 /// An operator's "try again now": a FAILED, CANCELLED or RETRY_WAIT item goes back to PENDING,

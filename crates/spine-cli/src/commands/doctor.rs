@@ -14,20 +14,84 @@ pub const BLOCKING: u8 = 3;
 pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.open_engine().await?;
     let report = diagnose(&engine, &args.domain, args.weeks, &ctx.run_context()).await?;
+    let undelivered = failed_deliveries(engine.store(), args.domain.as_str()).await?;
     if ctx.format() == Format::Table {
         print_report(&report)?;
+        print_undelivered(&undelivered);
     } else {
-        emit(
-            ctx.format(),
-            &weeks_table(&report),
-            Some(&serde_json::to_value(&report)?),
-        )?;
+        let mut json = serde_json::to_value(&report)?;
+        if let Some(map) = json.as_object_mut() {
+            map.insert(
+                "failed_deliveries".to_string(),
+                serde_json::to_value(&undelivered)?,
+            );
+        }
+        emit(ctx.format(), &weeks_table(&report), Some(&json))?;
     }
     Ok(if report.blocking {
         ExitCode::from(BLOCKING)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A notification given up on, for a subscription of this domain (or of every domain).
+#[derive(Debug, serde::Serialize)]
+struct UndeliveredNotice {
+    subscription: String,
+    channel: String,
+    delivery_id: String,
+    attempts: i32,
+    last_error: Option<String>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The FAILED deliveries of the subscriptions that hear about `domain`: the alert about the
+/// alert channel (each also opened an ERROR NOTIFICATION anomaly, listed with the others).
+async fn failed_deliveries(
+    store: &spine_store::Store,
+    domain: &str,
+) -> anyhow::Result<Vec<UndeliveredNotice>> {
+    let conn = store.conn();
+    let subs = spine_store::subscriptions::list(conn).await?;
+    let mut out = Vec::new();
+    for d in spine_store::deliveries::in_state(conn, spine_model::DeliveryState::Failed).await? {
+        let Some(sub) = subs.iter().find(|s| s.id == d.subscription_id) else {
+            continue;
+        };
+        if sub.domain.as_deref().is_some_and(|x| x != domain) {
+            continue;
+        }
+        out.push(UndeliveredNotice {
+            subscription: sub.name.clone(),
+            channel: sub.channel.clone(),
+            delivery_id: d.delivery_id,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            updated_at: d.updated_at,
+        });
+    }
+    Ok(out)
+}
+
+fn print_undelivered(undelivered: &[UndeliveredNotice]) {
+    if undelivered.is_empty() {
+        return;
+    }
+    println!("\nNotifications not delivered (see `spine subscriptions deliveries NAME`):");
+    for u in undelivered.iter().take(10) {
+        println!(
+            "  {} ({}) {} after {} attempt(s): {}",
+            u.subscription,
+            u.channel,
+            u.delivery_id,
+            u.attempts,
+            u.last_error.as_deref().unwrap_or("-")
+        );
+    }
+    if undelivered.len() > 10 {
+        println!("  … {} more", undelivered.len() - 10);
+    }
 }
 
 fn weeks_table(report: &DoctorReport) -> Table {

@@ -20,6 +20,7 @@ pub mod schedules;
 pub mod serve;
 pub mod sources;
 pub mod status;
+pub mod subscriptions;
 pub mod work;
 pub mod worker;
 
@@ -186,6 +187,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(&ctx, args).await,
         Command::Work(cmd) => work::run(&ctx, cmd).await,
         Command::Sources(cmd) => sources::run(&ctx, cmd).await,
+        Command::Subscriptions(cmd) => subscriptions::run(&ctx, cmd).await,
         Command::Recompute(args) => recompute::run(&ctx, args).await,
         Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Deps(cmd) => deps::run(&ctx, cmd).await,

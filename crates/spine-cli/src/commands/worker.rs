@@ -64,6 +64,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("worker {worker_id}: the pass at {} failed", run.now))?;
         print_pass(ctx, &worker_id, &report)?;
+        deliver(ctx, conn, &worker_id, run.now).await;
         if let Some(reason) = run.cancel.reason() {
             eprintln!("spine worker {worker_id}: stopped ({reason})");
             code = ExitCode::from(if reason == "SIGTERM" { 143 } else { 130 });
@@ -87,6 +88,50 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     workers::stopped(conn, &worker_id, Utc::now()).await?;
     Ok(code)
+}
+
+/// Tells people what the pass changed (`spine_notify::deliver_due`): fans new events out and
+/// sends what is due at the pass's clock. A delivery problem is recorded by notify itself (retries,
+/// an ERROR anomaly); a failure of the whole step (the database) is reported here and never stops
+/// the worker. A line is printed only when something was sent or scheduled, on stderr when the
+/// output is JSON or CSV so stdout stays one document.
+async fn deliver(
+    ctx: &Context,
+    conn: &spine_store::DatabaseConnection,
+    worker_id: &str,
+    now: chrono::DateTime<Utc>,
+) {
+    let opts = match super::subscriptions::deliver_options(worker_id) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("spine worker {worker_id}: notifications not sent: {e:#}");
+            return;
+        }
+    };
+    match spine_notify::deliver_due(conn, now, &opts).await {
+        Ok(report) if report.created > 0 || !report.attempts.is_empty() => {
+            let line = format!("{worker_id}: {}", report.summary());
+            if ctx.format() == Format::Table {
+                println!("{line}");
+                for a in &report.attempts {
+                    println!(
+                        "  notify    {} {} {}{}",
+                        a.subscription,
+                        a.delivery_id,
+                        a.outcome,
+                        a.error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("spine worker {worker_id}: notifications not sent: {e}"),
+    }
 }
 
 /// This machine's name, for the worker's default id and `core_workers`.

@@ -252,6 +252,34 @@ pub async fn render(store: &Store, now: DateTime<Utc>, window_weeks: u32) -> Sto
         family.sample(&[("domain", name)], *age);
     }
     render_worker(&mut out, store).await?;
+
+    // Notifications: deliveries per state (every state written, zeros included), and the
+    // deliveries given up on, which only grows (FAILED deliveries are kept as the log).
+    let mut states: BTreeMap<String, i64> = spine_model::DeliveryState::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), 0))
+        .collect();
+    for (state, n) in spine_store::deliveries::counts(conn).await? {
+        *states.entry(state).or_default() += n;
+    }
+    let failed = states
+        .get(spine_model::DeliveryState::Failed.as_str())
+        .copied()
+        .unwrap_or(0);
+    let mut family = Family::new(
+        &mut out,
+        "spine_notification_deliveries",
+        "Notification deliveries per state (PENDING, DELIVERED, FAILED), from core_deliveries.",
+    );
+    for (state, n) in &states {
+        family.sample(&[("state", state)], *n as f64);
+    }
+    let mut family = Family::counter(
+        &mut out,
+        "spine_notification_failures_total",
+        "Notification deliveries given up on (retries exhausted, refused, or a secret unset).",
+    );
+    family.sample(&[], failed as f64);
     Ok(out)
 }
 

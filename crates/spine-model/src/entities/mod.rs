@@ -49,6 +49,10 @@ pub mod ref_calendar_trading_days;
 pub mod core_source_fetch_state;
 pub mod core_source_rate;
 pub mod core_sources;
+// Created by m20261202_000002_notifications.
+pub mod core_deliveries;
+pub mod core_events;
+pub mod core_subscriptions;
 // Created by m20261202_000003_worker.
 pub mod core_work_attempts;
 pub mod core_workers;
