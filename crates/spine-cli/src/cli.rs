@@ -601,6 +601,7 @@ pub enum SubscriptionsCommand {
     )]
     Add(Box<SubscriptionAddArgs>),
     /// List the subscriptions (secrets are only ever variable names).
+    #[command(after_help = "Example:\n  spine subscriptions list --format json")]
     List,
     /// Remove a subscription (its undelivered messages go with it; the log of sent ones stays).
     #[command(after_help = "Example:\n  spine subscriptions remove ops-slack")]
