@@ -4,20 +4,16 @@
 //! verdict with a stable delivery id that survives the retry and a signature that verifies, the
 //! mailbox one digest per day with events. Passes repeated at the same clock deliver nothing new.
 
-use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
-use std::path::Path;
+use std::collections::BTreeSet;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::routing::get;
-use chrono::NaiveDate;
 use serde_json::Value;
-use spine_gen::{GenConfig, generate};
 use spine_model::Tier;
 use spine_store::test_support::{TestDbRef, for_each_backend};
+
+mod common;
+
+use common::site::{Site, file, start_site, week};
 
 #[path = "../../spine-notify/tests/support/mod.rs"]
 mod support;
@@ -25,62 +21,6 @@ mod support;
 const DESK_SECRET: &str = "desk-signing-key";
 
 const WORKER: &str = "worker-test";
-
-/// What the loopback site serves: `TIER/WEEK_ENDING.csv` → bytes (absent: 404).
-type Site = Arc<Mutex<HashMap<String, Vec<u8>>>>;
-
-async fn serve_file(
-    State(site): State<Site>,
-    UrlPath((tier, file)): UrlPath<(String, String)>,
-) -> Result<Vec<u8>, StatusCode> {
-    site.lock()
-        .unwrap()
-        .get(&format!("{tier}/{file}"))
-        .cloned()
-        .ok_or(StatusCode::NOT_FOUND)
-}
-
-/// Starts the site on 127.0.0.1 (stopped when the returned sender is dropped).
-async fn start_site(site: Site) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let app = axum::Router::new()
-        .route("/{tier}/{file}", get(serve_file))
-        .with_state(site);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-            .ok();
-    });
-    (addr, stop)
-}
-
-fn week(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-/// The FINRA files of one tier and week: `symbols` symbols, deterministic bytes.
-fn file(dir: &Path, tier: Tier, week_ending: NaiveDate, symbols: usize) -> Vec<u8> {
-    let out = dir.join(format!("{tier}_{week_ending}_{symbols}"));
-    let files = generate(
-        &GenConfig {
-            weeks: 1,
-            symbols,
-            mpids: 20,
-            seed: 5,
-            first_week_ending: week_ending,
-            tiers: vec![tier],
-            faults: Vec::new(),
-        },
-        &out,
-    )
-    .unwrap();
-    std::fs::read(&files[0].path).unwrap()
-}
 
 fn spine(db: &TestDbRef, smtp: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spine"))
@@ -133,7 +73,7 @@ async fn the_automated_week_is_told_once_to_each_subscriber() {
             t1_after.clone(),
         );
         async move {
-            let site: Site = Arc::default();
+            let site = Site::default();
             let (addr, _stop) = start_site(site.clone()).await;
             let publish = |path: &str, bytes: &[u8]| {
                 site.lock()

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod site;
+
 use chrono::{DateTime, Utc};
 use spine_engine::capture::{self, FetchedInput};
 use spine_engine::{CaptureReport, Engine, RunContext};
