@@ -27,7 +27,9 @@
 //!   validators per partition, and the rate-limit slots every worker shares;
 //! - `m20261202_000002_notifications`: the events outbox, subscriptions and deliveries;
 //! - `m20261202_000003_worker`: work-item kinds and leases, every attempt of every item, and the
-//!   worker processes.
+//!   worker processes;
+//! - `m20261203_000001_capture_chunks`: the bytes of each capture as received, compressed in
+//!   chunks and stored once per content hash (RAW without a second copy of every line).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), migration::sea_orm_migration::DbErr> {
@@ -50,6 +52,7 @@ mod m20261201_000001_operations;
 mod m20261202_000001_sources;
 mod m20261202_000002_notifications;
 mod m20261202_000003_worker;
+mod m20261203_000001_capture_chunks;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
 
@@ -91,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_sources::Migration),
             Box::new(m20261202_000002_notifications::Migration),
             Box::new(m20261202_000003_worker::Migration),
+            Box::new(m20261203_000001_capture_chunks::Migration),
         ]
     }
 }
@@ -174,6 +178,8 @@ const TABLES: &[&str] = &[
     // m20261202_000003_worker
     "core_work_attempts",
     "core_workers",
+    // m20261203_000001_capture_chunks
+    "core_capture_chunks",
 ];
 
 const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
@@ -214,6 +220,7 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
         "m20261202_000003_worker",
         &["core_work_attempts", "core_workers"],
     ),
+    ("m20261203_000001_capture_chunks", &["core_capture_chunks"]),
 ];
 
 /// Shorthand for the [`INDEXES`] table.

@@ -23,6 +23,7 @@ pub mod landed;
 pub mod lineage;
 pub mod readiness;
 pub mod reads;
+pub mod received;
 pub mod recompute;
 pub mod run;
 pub mod schedules;

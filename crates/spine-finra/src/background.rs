@@ -55,6 +55,12 @@ impl<T, R> Background<T, R> {
         self.batches.recv().await
     }
 
+    /// A batch already waiting, without waiting for one: lets a stage serve two background
+    /// threads from one loop.
+    pub(super) fn try_next(&mut self) -> Option<T> {
+        self.batches.try_recv().ok()
+    }
+
     /// Waits for the parser's result. A panic in the parser is resumed here, on the stage's
     /// task, as if the parsing had run inline.
     pub(super) async fn finish(self) -> R {

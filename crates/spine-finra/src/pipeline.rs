@@ -17,9 +17,10 @@ use spine_engine::domain::{
 };
 use spine_engine::{Engine, PipelineError, PipelineResult, RunContext};
 use spine_model::{IngestStatus, PartitionKey, Stage, Tier, WeekEnding};
+use spine_store::capture_chunks;
 use spine_store::captures::{self, Capture, CaptureOutcome, NewCapture};
 use spine_store::finra_otc::{
-    self as repo, CaptureCalcs, HhiRow, NormalizedRow, RawRow, SymbolSummaryRow, TierSplitRow,
+    self as repo, CaptureCalcs, HhiRow, NormalizedRow, SymbolSummaryRow, TierSplitRow,
     VenueShareRow, VolumePerDayRow,
 };
 use spine_store::lineage::{self, NewCalcInput, NewDependency};
@@ -295,8 +296,9 @@ impl RejectContext {
 
 /// What RAW's parsing thread hands to the stage's transaction.
 enum RawBatch {
-    /// Accepted lines, for `finra_otc_raw`.
-    Accepted(Vec<RawRow>),
+    /// This many more lines were accepted (for the progress bar: the accepted lines themselves
+    /// are kept as the received bytes, see `spine_engine::received`).
+    Accepted(u64),
     /// Rejected lines, for `core_rejects`.
     Rejected(Vec<NewReject>),
 }
@@ -306,19 +308,20 @@ struct RawParsed {
     stats: ParseStats,
     /// Accepted lines of another tier than the capture's (rejected as `TIER_MISMATCH`).
     tier_mismatches: u64,
-    /// The lines handed over as accepted, for NORMALIZED's second pass to check against.
+    /// The lines accepted, for NORMALIZED's second pass to check against.
     stored: StoredLines,
 }
 
-/// RAW's parsing: every line of the file, accepted or rejected, in batches of [`FLUSH_ROWS`].
-/// Runs on its own thread while the stage's transaction stores the previous batch.
+/// RAW's parsing: every line of the file, accepted or rejected (rejects in batches of
+/// [`FLUSH_ROWS`]), with a digest of the accepted lines. Runs on its own thread while the stage's
+/// transaction stores the previous batch and the file's compressed chunks.
 fn parse_raw(
     mut reader: FinraReader<File>,
     tier: Tier,
     rejects_ctx: &RejectContext,
     out: &background::Batches<RawBatch>,
 ) -> PipelineResult<RawParsed> {
-    let mut raw_buf = Vec::with_capacity(FLUSH_ROWS);
+    let mut accepted = 0u64;
     let mut reject_buf = Vec::new();
     let mut tier_mismatches = 0u64;
     let mut digest = LineDigest::new();
@@ -338,15 +341,12 @@ fn parse_raw(
             }
             Line::Accepted(row) => {
                 digest.add(row.line_number(), row.raw().line());
-                raw_buf.push(RawRow {
-                    line_number: row.line_number() as i64,
-                    line: row.into_raw().into_line(),
-                });
-                if raw_buf.len() >= FLUSH_ROWS {
-                    let batch = std::mem::replace(&mut raw_buf, Vec::with_capacity(FLUSH_ROWS));
-                    if !out.send(RawBatch::Accepted(batch)) {
+                accepted += 1;
+                if accepted as usize >= FLUSH_ROWS {
+                    if !out.send(RawBatch::Accepted(accepted)) {
                         break;
                     }
+                    accepted = 0;
                 }
             }
             Line::Rejected(r) => {
@@ -364,7 +364,7 @@ fn parse_raw(
             break;
         }
     }
-    for batch in [RawBatch::Accepted(raw_buf), RawBatch::Rejected(reject_buf)] {
+    for batch in [RawBatch::Accepted(accepted), RawBatch::Rejected(reject_buf)] {
         out.send(batch);
     }
     Ok(RawParsed {
@@ -577,11 +577,17 @@ pub async fn capture(
     let mut report = StagesOutcome::new(IngestStatus::Ingested);
     report.detail = planned.plan.detail.clone();
 
-    // RAW: accepted lines, rejects and the capture row, atomically. The file is parsed on its
-    // own thread while this transaction stores the previous batch.
+    // RAW: the received bytes, rejects and the capture row, atomically. The file is parsed on
+    // one thread and cut into compressed chunks on another while this transaction stores what
+    // they hand over.
     let options = reader_options(planned.plan.source_last_update, week)?;
     let txn = store.begin().await?;
     let reader = open(path, options)?;
+    let chunk_path = path.to_path_buf();
+    let content_hash = input.content_hash.clone();
+    let mut chunker = background::spawn(move |out| {
+        spine_engine::received::chunk_file(&chunk_path, &content_hash, |chunk| out.send(chunk))
+    });
     run.progress.phase("RAW");
     let rejects_ctx = RejectContext {
         partition: partition.clone(),
@@ -593,14 +599,27 @@ pub async fn capture(
     let mut parser = background::spawn(move |out| parse_raw(reader, tier, &rejects_ctx, out));
     while let Some(batch) = parser.next().await {
         match batch {
-            RawBatch::Accepted(rows) => {
-                run.progress.inc(rows.len() as u64);
-                repo::insert_raw(&txn, &capture_id, rows).await?;
-            }
+            RawBatch::Accepted(n) => run.progress.inc(n),
             RawBatch::Rejected(rows) => {
                 rejects::insert_many(&txn, rows).await?;
             }
         }
+        while let Some(chunk) = chunker.try_next() {
+            capture_chunks::insert(&txn, chunk).await?;
+        }
+    }
+    while let Some(chunk) = chunker.next().await {
+        capture_chunks::insert(&txn, chunk).await?;
+    }
+    let chunked = chunker.finish().await?;
+    if chunked.content_hash != input.content_hash {
+        return Err(PipelineError::Input(format!(
+            "{} changed while it was being ingested (SHA-256 {} when planned, {} when stored); \
+             nothing of capture {capture_id} was written",
+            path.display(),
+            input.content_hash,
+            chunked.content_hash
+        )));
     }
     let RawParsed {
         stats,
@@ -751,7 +770,10 @@ pub async fn normalize(
 
 /// Where NORMALIZED reads a capture's accepted lines from.
 enum NormalizeSource<'a> {
-    /// The RAW table: a standalone `spine run finra_otc.normalize`.
+    /// What RAW kept: the received bytes (restored to a temporary file, checked against the
+    /// capture's hash, and re-parsed with RAW's options), or the `finra_otc_raw` table for
+    /// captures made before the bytes were kept. A standalone `spine run finra_otc.normalize`
+    /// and the resumption of a capture that stopped after RAW.
     Raw,
     /// The file RAW was loaded from a moment ago, re-parsed in a second streaming pass: parsing
     /// costs far less than reading a million rows back from the database. `stored` is what RAW
@@ -849,8 +871,38 @@ async fn normalize_from(
     run.progress.phase("NORMALIZED");
     // A re-run replaces the capture's rows (in this transaction: all or nothing).
     repo::delete_normalized(&txn, &capture.capture_id).await?;
+    // The received bytes, when RAW kept them: re-parsed exactly as the ingest's second pass,
+    // and checked to yield as many lines as RAW accepted (the bytes are checked against the
+    // capture's hash as they are restored, and the same bytes with the same options accept the
+    // same lines).
+    let restored = match source {
+        NormalizeSource::Raw => {
+            match spine_engine::received::restore(&txn, &capture.content_hash).await? {
+                Some(file) => Some((
+                    file,
+                    reader_options(capture.source_last_update, week)?,
+                    StoredLines {
+                        count: capture.rows_accepted,
+                        digest: 0,
+                    },
+                )),
+                None => None,
+            }
+        }
+        NormalizeSource::File { .. } => None,
+    };
+    let source = match &restored {
+        Some((file, options, stored)) => NormalizeSource::File {
+            path: file.path(),
+            stored: *stored,
+            options: *options,
+        },
+        None => source,
+    };
     match source {
         NormalizeSource::Raw => {
+            // A capture made before the received bytes were kept: its lines are rows of
+            // `finra_otc_raw`.
             let mut after = 0i64;
             loop {
                 let page = repo::raw_page(&txn, &capture.capture_id, after, PAGE_ROWS).await?;
@@ -893,7 +945,14 @@ async fn normalize_from(
             }
             let (parsed, read) = parser.finish().await?;
             n = parsed;
-            if read != stored {
+            if restored.is_some() && read.count != stored.count {
+                return Err(PipelineError::Input(format!(
+                    "the received bytes of capture {} yield {} accepted lines where RAW accepted \
+                     {}; NORMALIZED was not written",
+                    capture.capture_id, read.count, stored.count
+                )));
+            }
+            if restored.is_none() && read != stored {
                 return Err(PipelineError::Input(format!(
                     "{} changed while it was being ingested: it no longer holds the {} lines RAW \
                      stored for capture {}; NORMALIZED was not written (RAW is complete: run \

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use spine_engine::capture::{self, FetchedInput, SourceRequest};
+use spine_engine::capture::{self, FetchedInput, InputBytes, SourceRequest};
 use spine_engine::{CaptureReport, Engine, PipelineResult, Registry, RunContext};
 use spine_finra::parse::unescape_raw;
 use spine_finra::pipeline as finra_otc;
@@ -17,7 +17,7 @@ use spine_model::{Domain, IngestStatus, PartitionKey, Tier, WeekEnding};
 use spine_store::Store;
 use spine_store::finra_otc as repo;
 use spine_store::test_support::for_each_backend;
-use spine_store::{captures, lineage, rejects};
+use spine_store::{capture_chunks, captures, lineage, rejects};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 20, 9, 0, 0).unwrap()
@@ -275,10 +275,10 @@ async fn reingesting_is_a_no_op_and_a_revision_keeps_both_captures() {
             )
             .await;
             assert_eq!(first.status, IngestStatus::Ingested);
-            let raw_rows = repo::raw_page(conn, &first.capture_id, 0, 1_000_000)
-                .await
-                .unwrap()
-                .len();
+            // The bytes are kept once, whatever the number of ingests.
+            let hash = content_hash(&std::fs::read(&original.path).unwrap());
+            let chunks = capture_chunks::count(conn, &hash).await.unwrap();
+            assert!(chunks > 0);
             let again = ingest(
                 &db.store,
                 &original.path,
@@ -288,13 +288,7 @@ async fn reingesting_is_a_no_op_and_a_revision_keeps_both_captures() {
             .await;
             assert_eq!(again.status, IngestStatus::Unchanged);
             assert_eq!(again.capture_id, first.capture_id);
-            assert_eq!(
-                repo::raw_page(conn, &first.capture_id, 0, 1_000_000)
-                    .await
-                    .unwrap()
-                    .len(),
-                raw_rows
-            );
+            assert_eq!(capture_chunks::count(conn, &hash).await.unwrap(), chunks);
 
             let rev = ingest(
                 &db.store,
@@ -619,17 +613,15 @@ async fn a_failing_stage_leaves_nothing_behind_and_can_be_rerun() {
                 &content_hash(&std::fs::read(&otc.path).unwrap()),
             );
 
-            // RAW fails at its last write (the capture row): its raw rows and rejects go too.
+            let bytes = std::fs::read(&otc.path).unwrap();
+            let hash = content_hash(&bytes);
+
+            // RAW fails at its last write (the capture row): its bytes and rejects go too.
             sabotage(&db, "core_captures").await;
             assert!(ingest_otc().await.is_err());
             repair(&db, "core_captures").await;
             assert!(captures::get(conn, &capture_id).await.unwrap().is_none());
-            assert!(
-                repo::raw_page(conn, &capture_id, 0, 10)
-                    .await
-                    .unwrap()
-                    .is_empty()
-            );
+            assert_eq!(capture_chunks::count(conn, &hash).await.unwrap(), 0);
             assert_eq!(
                 rejects::count_for_capture(conn, &capture_id).await.unwrap(),
                 0
@@ -644,11 +636,22 @@ async fn a_failing_stage_leaves_nothing_behind_and_can_be_rerun() {
                 .await
                 .unwrap()
                 .expect("RAW committed");
-            assert!(
-                !repo::raw_page(conn, &capture_id, 0, 10)
+            assert!(capture_chunks::count(conn, &hash).await.unwrap() > 0);
+            // Every line as received, rejected ones included, is there to be shown.
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            for (i, expected) in text.lines().enumerate().step_by(7) {
+                let got = spine_engine::received::line(conn, &hash, i as i64 + 1)
                     .await
                     .unwrap()
-                    .is_empty()
+                    .unwrap_or_else(|| panic!("line {} is not kept", i + 1));
+                assert_eq!(String::from_utf8(got).unwrap(), expected, "line {}", i + 1);
+            }
+            let past_the_end = text.lines().count() as i64 + 1;
+            assert_eq!(
+                spine_engine::received::line(conn, &hash, past_the_end)
+                    .await
+                    .unwrap(),
+                None
             );
             assert!(
                 repo::normalized_page(conn, &capture_id, 0, 10)
@@ -863,6 +866,62 @@ async fn an_earlier_week_than_the_stamp_derives_is_kept_with_both_weeks_recorded
                     .unwrap()
                     .contains("the file carries no week"),
                 "{derivation}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_file_rewritten_after_it_was_hashed_is_not_captured() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = generate(
+        &GenConfig {
+            weeks: 1,
+            ..small_config(vec![])
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    for_each_backend(|db| {
+        let otc = otc.clone();
+        async move {
+            let conn = db.store.conn();
+            spine_calendar::load_shipped(&engine(&db.store), now())
+                .await
+                .unwrap();
+            // Hashed as other bytes (the file changed between the hash and RAW's read).
+            let input = FetchedInput {
+                bytes: InputBytes::File(otc.path.clone()),
+                locator: otc.path.display().to_string(),
+                content_hash: content_hash(b"the bytes that were hashed"),
+                request: None,
+            };
+            let err = capture::ingest_fetched(
+                &engine(&db.store),
+                &FinraDomain::default(),
+                &input,
+                &hint(Some(Tier::Otc), Some(otc.week_ending)),
+                &RunContext::quiet(now()),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("changed while it was being ingested"), "{err}");
+            let partition = PartitionKey::week_tier(otc.week_ending, Tier::Otc);
+            let domain = Domain::parse(Domain::FINRA_OTC).unwrap();
+            assert!(
+                captures::history(conn, &domain, &partition)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                capture_chunks::count(conn, &input.content_hash)
+                    .await
+                    .unwrap(),
+                0
             );
         }
     })

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod anomalies;
 mod bulk;
+pub mod capture_chunks;
 pub mod captures;
 pub mod deliveries;
 pub mod error;

@@ -56,3 +56,5 @@ pub mod core_subscriptions;
 // Created by m20261202_000003_worker.
 pub mod core_work_attempts;
 pub mod core_workers;
+// Created by m20261203_000001_capture_chunks.
+pub mod core_capture_chunks;

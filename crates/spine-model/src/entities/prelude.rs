@@ -4,6 +4,7 @@
 pub use super::core_anomalies::Entity as CoreAnomalies;
 pub use super::core_calc_dependencies::Entity as CoreCalcDependencies;
 pub use super::core_calc_inputs::Entity as CoreCalcInputs;
+pub use super::core_capture_chunks::Entity as CoreCaptureChunks;
 pub use super::core_captures::Entity as CoreCaptures;
 pub use super::core_data_readiness::Entity as CoreDataReadiness;
 pub use super::core_deliveries::Entity as CoreDeliveries;
