@@ -100,6 +100,9 @@ pub enum Command {
     /// The rejected lines of a capture: line number, reason and the line as received.
     #[command(subcommand)]
     Rejects(RejectsCommand),
+    /// A capture's input as received: any line of it, from the bytes kept at capture time.
+    #[command(subcommand)]
+    Captures(CapturesCommand),
     /// Pipeline runs: what ran, with which parameters, how long, how it ended.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
@@ -484,6 +487,30 @@ pub struct RejectsListArgs {
     /// Only this reason code, e.g. `BAD_DATE`.
     #[arg(long)]
     pub reason: Option<String>,
+}
+
+/// `spine captures …`
+#[derive(Debug, Subcommand)]
+pub enum CapturesCommand {
+    /// Show lines of a capture's input exactly as received (a byte that is a control character
+    /// or not UTF-8 is shown as `\xNN`, a backslash as `\\`).
+    #[command(
+        after_help = "Examples:\n  spine captures lines cap_0123456789abcdef01234567 --line 2\n  spine captures lines cap_0123456789abcdef01234567 --line 1 --count 20 --format json"
+    )]
+    Lines(CaptureLinesArgs),
+}
+
+/// Arguments of `spine captures lines`.
+#[derive(Debug, Clone, Args)]
+pub struct CaptureLinesArgs {
+    /// The capture, by id (see `spine ingest` output, `spine status` or `spine rejects list`).
+    pub capture: String,
+    /// The first line to show, 1-based (the header is line 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..))]
+    pub line: i64,
+    /// How many lines to show (at most 10,000).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub count: i64,
 }
 
 /// `spine anomalies …`

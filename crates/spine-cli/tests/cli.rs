@@ -351,6 +351,63 @@ fn generate_ingest_and_query_through_the_binary() {
     );
     let out = spine(dir.path(), &["pipelines"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("finra_otc.normalize"));
+
+    // Any line as received, from the bytes the capture kept.
+    let capture_id = report["capture_id"].as_str().unwrap();
+    let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+    let out = spine(
+        dir.path(),
+        &[
+            "captures", "lines", capture_id, "--line", "2", "--count", "3", "--format", "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown: Vec<(i64, &str)> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["line_number"].as_i64().unwrap(),
+                l["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(i64, &str)> = text
+        .lines()
+        .skip(1)
+        .take(3)
+        .zip(2..)
+        .map(|(l, n)| (n, l))
+        .collect();
+    assert_eq!(shown, expected);
+    let out = spine(
+        dir.path(),
+        &["captures", "lines", capture_id, "--line", "99999"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("has no line 99999"),
+        "{}",
+        stderr(&out)
+    );
+
+    // NORMALIZED re-run by hand reads the kept bytes back.
+    let out = spine(
+        dir.path(),
+        &[
+            "run",
+            "finra_otc.normalize",
+            "--week-ending",
+            "2025-12-19",
+            "--tier",
+            "OTC",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = spine(
         dir.path(),
         &[

@@ -23,6 +23,11 @@ use spine_store::capture_chunks::{self, Chunk};
 
 use crate::{PipelineError, PipelineResult};
 
+/// Whether the bytes of `content_hash` are kept (an empty input always is).
+pub async fn kept<C: ConnectionTrait>(conn: &C, content_hash: &str) -> PipelineResult<bool> {
+    Ok(content_hash == EMPTY_SHA256 || capture_chunks::count(conn, content_hash).await? > 0)
+}
+
 /// The codec named in every chunk this module writes.
 pub const CODEC: &str = "zstd";
 
@@ -166,15 +171,46 @@ pub async fn line<C: ConnectionTrait>(
     content_hash: &str,
     line: i64,
 ) -> PipelineResult<Option<Vec<u8>>> {
-    let Some(chunk) = capture_chunks::holding_line(conn, content_hash, line).await? else {
-        return Ok(None);
-    };
-    let bytes = decompress(&chunk)?;
-    let index = (line - chunk.first_line) as usize;
-    let Some(found) = bytes.split(|&b| b == b'\n').nth(index) else {
-        return Ok(None);
-    };
-    Ok(Some(found.strip_suffix(b"\r").unwrap_or(found).to_vec()))
+    Ok(lines(conn, content_hash, line, 1)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, bytes)| bytes))
+}
+
+/// Up to `count` physical lines from `from` (1-based) of the input whose SHA-256 is
+/// `content_hash`, as [`line`] gives each, with their numbers; fewer when the input ends (or is
+/// not kept). Each chunk involved is decompressed once.
+pub async fn lines<C: ConnectionTrait>(
+    conn: &C,
+    content_hash: &str,
+    from: i64,
+    count: i64,
+) -> PipelineResult<Vec<(i64, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut next = from.max(1);
+    let end = from.saturating_add(count.max(0));
+    while next < end {
+        let Some(chunk) = capture_chunks::holding_line(conn, content_hash, next).await? else {
+            break;
+        };
+        let bytes = decompress(&chunk)?;
+        let last = chunk.first_line + chunk.line_count;
+        let skip = (next - chunk.first_line) as usize;
+        let take = (end.min(last) - next) as usize;
+        for found in bytes.split(|&b| b == b'\n').skip(skip).take(take) {
+            out.push((next, found.strip_suffix(b"\r").unwrap_or(found).to_vec()));
+            next += 1;
+        }
+        if next < end.min(last) {
+            // The chunk ended early: it does not hold the lines it says it holds.
+            return Err(PipelineError::Input(format!(
+                "chunk {} of the bytes {content_hash} holds fewer lines than recorded",
+                chunk.chunk_no
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// SHA-256 (hex) of no bytes: an empty input has no chunks and is still "kept".
@@ -330,6 +366,10 @@ mod tests {
             assert_eq!(line(conn, &hash, 4).await.unwrap().unwrap(), b"");
             assert_eq!(line(conn, &hash, 5).await.unwrap().unwrap(), b"C|3");
             assert_eq!(line(conn, &hash, 6).await.unwrap(), None);
+            let some = lines(conn, &hash, 2, 10).await.unwrap();
+            let numbers: Vec<i64> = some.iter().map(|(n, _)| *n).collect();
+            assert_eq!(numbers, [2, 3, 4, 5]);
+            assert_eq!(some[0].1, b"A|1");
             assert!(restore(conn, &"0".repeat(64)).await.unwrap().is_none());
 
             // Bytes that decompress but are not the captured ones are refused by name.

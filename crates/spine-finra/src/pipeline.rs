@@ -581,7 +581,7 @@ pub async fn capture(
     // one thread and cut into compressed chunks on another while this transaction stores what
     // they hand over.
     let options = reader_options(planned.plan.source_last_update, week)?;
-    let txn = store.begin().await?;
+    let txn = store.begin_stage().await?;
     let reader = open(path, options)?;
     let chunk_path = path.to_path_buf();
     let content_hash = input.content_hash.clone();
@@ -861,7 +861,7 @@ async fn normalize_from(
     run: &RunContext,
 ) -> PipelineResult<Normalized> {
     let (partition, tier, week) = capture_partition(capture)?;
-    let txn = store.begin().await?;
+    let txn = store.begin_stage().await?;
     let mut n = Normalizer {
         acc: WeekAccumulator::new(week, tier)?,
         findings: detect::RuleFindings::default(),
@@ -1189,7 +1189,7 @@ pub async fn calc(
     let week_lock = engine
         .lock_partition(&domain(), &PartitionKey::week(week))
         .await?;
-    let txn = store.begin().await?;
+    let txn = store.begin_stage().await?;
     repo::replace_capture_calcs(
         &txn,
         &capture.capture_id,
@@ -1436,7 +1436,7 @@ async fn register_dependencies<C: ConnectionTrait>(
 /// `conn` (CALC's transaction: the split commits with the calcs it is computed from, so no crash
 /// can leave one without the other). Returns false
 /// (and leaves the stored split as it was) when a tier's latest capture has no calcs.
-pub async fn refresh_tier_split<C: ConnectionTrait>(
+pub async fn refresh_tier_split<C: ConnectionTrait + 'static>(
     conn: &C,
     week: NaiveDate,
     now: DateTime<Utc>,

@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod cause;
+pub mod escape;
 pub mod redact;
 pub mod vocab;
 pub mod week;

@@ -30,6 +30,7 @@ use sea_orm::sea_query::ArrayType;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Statement, Value};
 
 use crate::StoreResult;
+use crate::stage_txn::{PgTxn, StageTxn};
 
 /// Rows per statement: the parser's batch, so RAW and NORMALIZED send one statement a batch.
 /// Bound by memory only (one parameter per column, whatever the rows).
@@ -61,10 +62,13 @@ pub(crate) async fn insert_columns<C, E, I, const F: usize, const N: usize>(
     rows: I,
 ) -> StoreResult<u64>
 where
-    C: ConnectionTrait,
+    C: ConnectionTrait + 'static,
     E: EntityTrait,
     I: IntoIterator<Item = [Value; N]>,
 {
+    if let Some(pg) = StageTxn::pg_of(conn) {
+        return copy_rows::<E, I, F, N>(pg, fixed_columns, &fixed_values, per_row, rows).await;
+    }
     let table = E::default().table_name();
     let mut rows = rows.into_iter();
     let mut total = 0u64;
@@ -150,4 +154,122 @@ where
         }
     }
     Ok(total)
+}
+
+/// Rows per `COPY` on a stage's transaction: the parser's batch.
+const ROWS_PER_COPY: usize = 20_000;
+
+/// Inserts `rows` (values in `per_row` order), each with the same `fixed` values, through one
+/// text-format `COPY … FROM STDIN` per [`ROWS_PER_COPY`] rows on the stage's PostgreSQL
+/// transaction. Text, not binary: the server parses each value for its column's type, as it
+/// does for `psql \copy`, so an `i64` bound for an `integer` column needs no conversion here.
+async fn copy_rows<E, I, const F: usize, const N: usize>(
+    pg: &PgTxn,
+    fixed_columns: [E::Column; F],
+    fixed_values: &[Value],
+    per_row: [E::Column; N],
+    rows: I,
+) -> StoreResult<u64>
+where
+    E: EntityTrait,
+    I: IntoIterator<Item = [Value; N]>,
+{
+    let table = E::default().table_name();
+    let columns: Vec<String> = fixed_columns
+        .iter()
+        .chain(per_row.iter())
+        .map(|c| format!("\"{}\"", c.as_str()))
+        .collect();
+    let statement = format!("COPY \"{table}\" ({}) FROM STDIN", columns.join(", "));
+    let mut fixed = String::new();
+    for v in fixed_values {
+        push_text(&mut fixed, v, table)?;
+        fixed.push('\t');
+    }
+    let mut buf = String::with_capacity(1 << 20);
+    let mut rows = rows.into_iter();
+    let mut total = 0u64;
+    loop {
+        buf.clear();
+        let mut n = 0usize;
+        for row in rows.by_ref().take(ROWS_PER_COPY) {
+            buf.push_str(&fixed);
+            for (i, v) in row.iter().enumerate() {
+                if i > 0 {
+                    buf.push('\t');
+                }
+                push_text(&mut buf, v, table)?;
+            }
+            buf.push('\n');
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        total += pg.copy_in(&statement, buf.as_bytes()).await?;
+        if n < ROWS_PER_COPY {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Appends `v` in `COPY`'s text format: `\N` for NULL; a backslash, tab, newline and carriage
+/// return escaped; numbers in their shortest exact form (Rust's `Display` of a float round-trips,
+/// and PostgreSQL reads it back to the same bits); dates and times in ISO 8601.
+fn push_text(out: &mut String, v: &Value, table: &str) -> StoreResult<()> {
+    use std::fmt::Write;
+    fn float(out: &mut String, x: f64) {
+        if x.is_nan() {
+            out.push_str("NaN");
+        } else if x.is_infinite() {
+            out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+        } else {
+            let _ = write!(out, "{x}");
+        }
+    }
+    fn escaped(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+    if !v.is_some() {
+        out.push_str("\\N");
+        return Ok(());
+    }
+    match v {
+        Value::Bool(Some(b)) => out.push(if *b { 't' } else { 'f' }),
+        Value::SmallInt(Some(x)) => {
+            let _ = write!(out, "{x}");
+        }
+        Value::Int(Some(x)) => {
+            let _ = write!(out, "{x}");
+        }
+        Value::BigInt(Some(x)) => {
+            let _ = write!(out, "{x}");
+        }
+        Value::Float(Some(x)) => float(out, f64::from(*x)),
+        Value::Double(Some(x)) => float(out, *x),
+        Value::String(Some(s)) => escaped(out, s),
+        Value::ChronoDate(Some(d)) => {
+            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+        }
+        Value::ChronoDateTimeUtc(Some(t)) => {
+            out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        }
+        Value::Json(Some(j)) => escaped(out, &j.to_string()),
+        other => {
+            return Err(DbErr::Custom(format!(
+                "COPY into {table}: no text form for the value {other:?}"
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -94,7 +94,7 @@ pub(crate) async fn insert_rows<C, E, I, const F: usize, const N: usize>(
     rows: I,
 ) -> StoreResult<u64>
 where
-    C: ConnectionTrait,
+    C: ConnectionTrait + 'static,
     E: EntityTrait,
     I: IntoIterator<Item = [Value; N]>,
 {
@@ -149,7 +149,7 @@ pub struct RawRow {
 }
 
 /// Stores raw rows of one capture.
-pub async fn insert_raw<C: ConnectionTrait>(
+pub async fn insert_raw<C: ConnectionTrait + 'static>(
     conn: &C,
     capture_id: &str,
     rows: Vec<RawRow>,
@@ -201,7 +201,7 @@ pub struct NormalizedRow {
 }
 
 /// Stores normalized rows of one capture.
-pub async fn insert_normalized<C: ConnectionTrait>(
+pub async fn insert_normalized<C: ConnectionTrait + 'static>(
     conn: &C,
     capture_id: &str,
     rows: Vec<NormalizedRow>,
@@ -343,7 +343,7 @@ pub async fn replace_capture_calcs<C, S, V, H>(
     calcs: CaptureCalcs<S, V, H>,
 ) -> StoreResult<()>
 where
-    C: ConnectionTrait,
+    C: ConnectionTrait + 'static,
     S: IntoIterator<Item = SymbolSummaryRow>,
     V: IntoIterator<Item = VenueShareRow>,
     H: IntoIterator<Item = HhiRow>,
@@ -434,7 +434,7 @@ pub async fn replace_volume_per_day<C, I>(
     rows: I,
 ) -> StoreResult<()>
 where
-    C: ConnectionTrait,
+    C: ConnectionTrait + 'static,
     I: IntoIterator<Item = VolumePerDayRow>,
 {
     use finra_otc_volume_per_day::Column;
@@ -471,7 +471,7 @@ where
 }
 
 /// Replaces the tier split of a week.
-pub async fn replace_tier_split<C: ConnectionTrait>(
+pub async fn replace_tier_split<C: ConnectionTrait + 'static>(
     conn: &C,
     week_ending: NaiveDate,
     rows: Vec<TierSplitRow>,

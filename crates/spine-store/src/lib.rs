@@ -28,6 +28,7 @@ pub mod rejects;
 pub mod reports;
 pub mod schedules;
 pub mod sources;
+pub mod stage_txn;
 pub mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -159,6 +160,19 @@ impl Store {
     /// On SQLite it takes the write lock at `BEGIN` (see [`begin_write`]).
     pub async fn begin(&self) -> StoreResult<DatabaseTransaction> {
         Ok(begin_write(&self.db).await?)
+    }
+
+    /// Starts the write transaction of a bulk stage (a million rows in one unit of work): on
+    /// PostgreSQL one that holds its connection, so the bulk inserts send their rows with `COPY`
+    /// inside it; on SQLite the same `BEGIN IMMEDIATE` transaction as [`Store::begin`]. See
+    /// [`stage_txn`].
+    pub async fn begin_stage(&self) -> StoreResult<stage_txn::StageTxn> {
+        Ok(match self.backend() {
+            DatabaseBackend::Postgres => stage_txn::StageTxn::Pg(
+                stage_txn::PgTxn::begin(self.db.get_postgres_connection_pool()).await?,
+            ),
+            _ => stage_txn::StageTxn::Sea(begin_write(&self.db).await?),
+        })
     }
 
     /// Closes the pool, waiting for connections to finish.

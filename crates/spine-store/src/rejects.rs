@@ -40,8 +40,9 @@ pub struct NewReject {
 }
 
 /// Stores rejects in bulk; an empty list is a no-op. The same bulk path as the FINRA rows:
-/// multi-row statements on SQLite, a bound array per column on PostgreSQL.
-pub async fn insert_many<C: ConnectionTrait>(
+/// multi-row statements on SQLite; on PostgreSQL `COPY` in a stage's transaction
+/// ([`crate::Store::begin_stage`]), else a bound array per column.
+pub async fn insert_many<C: ConnectionTrait + 'static>(
     conn: &C,
     rejects: Vec<NewReject>,
 ) -> StoreResult<u64> {

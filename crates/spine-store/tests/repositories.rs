@@ -225,6 +225,55 @@ async fn rejects_are_stored_in_bulk_and_in_line_order() {
 }
 
 #[tokio::test]
+async fn a_stage_transaction_stores_awkward_values_exactly_and_rolls_back_when_dropped() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        // Tabs, newlines, backslashes, quotes and NULLs: what COPY's text format must escape.
+        let awkward = |capture: &str| -> Vec<NewReject> {
+            (0..3)
+                .map(|i| NewReject {
+                    domain: finra(),
+                    partition: otc(),
+                    stage: Stage::Raw,
+                    capture_id: capture.into(),
+                    line_number: (i != 1).then_some(i + 2),
+                    reason_code: "WRONG_FIELD_COUNT".into(),
+                    detail: format!("tab\there, newline\nthere, cr\rhere #{i}"),
+                    raw_line: format!("back\\slash\\x00 \"quoted\" é {i}"),
+                    source_locator: (i != 2).then(|| "otc.csv".to_string()),
+                    execution_id: None,
+                    created_at: t(1),
+                })
+                .collect()
+        };
+        let txn = db.store.begin_stage().await.unwrap();
+        assert_eq!(rejects::insert_many(&txn, awkward("cap_c")).await.unwrap(), 3);
+        // Reads inside the stage see its rows.
+        assert_eq!(rejects::count_for_capture(&txn, "cap_c").await.unwrap(), 3);
+        txn.commit().await.unwrap();
+        rejects::insert_many(conn, awkward("cap_p")).await.unwrap();
+        let copied = rejects::for_capture(conn, "cap_c").await.unwrap();
+        let plain = rejects::for_capture(conn, "cap_p").await.unwrap();
+        assert_eq!(copied.len(), 3);
+        for (c, p) in copied.iter().zip(&plain) {
+            assert_eq!(
+                (&c.detail, &c.raw_line, c.line_number, &c.source_locator),
+                (&p.detail, &p.raw_line, p.line_number, &p.source_locator)
+            );
+        }
+        assert!(copied.iter().any(|r| r.detail.contains("tab\there, newline\nthere")));
+        assert!(copied.iter().any(|r| r.line_number.is_none()));
+
+        // A stage that fails (dropped without a commit) leaves nothing.
+        let txn = db.store.begin_stage().await.unwrap();
+        rejects::insert_many(&txn, awkward("cap_d")).await.unwrap();
+        drop(txn);
+        assert_eq!(rejects::count_for_capture(conn, "cap_d").await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn anomalies_filter_and_resolve_with_a_required_note() {
     for_each_backend(|db| async move {
         let conn = db.store.conn();

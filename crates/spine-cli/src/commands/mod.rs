@@ -3,6 +3,7 @@
 
 pub mod anomalies;
 pub mod calendar;
+pub mod captures;
 pub mod db;
 pub mod demo;
 pub mod deps;
@@ -182,6 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Readiness(args) => readiness::run(&ctx, args).await,
         Command::Anomalies(cmd) => anomalies::run(&ctx, cmd).await,
         Command::Rejects(cmd) => rejects::run(&ctx, cmd).await,
+        Command::Captures(cmd) => captures::run(&ctx, cmd).await,
         Command::Executions(cmd) => executions::run(&ctx, cmd).await,
         Command::Schedules(cmd) => schedules::run(&ctx, cmd).await,
         Command::Worker(args) => worker::run(&ctx, args).await,
