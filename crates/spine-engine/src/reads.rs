@@ -87,14 +87,10 @@ impl Reads {
             current: HashMap::new(),
         };
         reads.load_details(engine, false).await?;
-        for ready_for in ReadyFor::ALL {
-            if let Some(r) =
-                spine_store::readiness::current(conn, domain, partition, *ready_for).await?
-            {
-                reads
-                    .current
-                    .insert((r.partition_key.clone(), r.ready_for.clone()), r);
-            }
+        for r in spine_store::readiness::current_of(conn, domain, partition).await? {
+            reads
+                .current
+                .insert((r.partition_key.clone(), r.ready_for.clone()), r);
         }
         Ok(reads)
     }

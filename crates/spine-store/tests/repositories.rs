@@ -247,7 +247,10 @@ async fn a_stage_transaction_stores_awkward_values_exactly_and_rolls_back_when_d
                 .collect()
         };
         let txn = db.store.begin_stage().await.unwrap();
-        assert_eq!(rejects::insert_many(&txn, awkward("cap_c")).await.unwrap(), 3);
+        assert_eq!(
+            rejects::insert_many(&txn, awkward("cap_c")).await.unwrap(),
+            3
+        );
         // Reads inside the stage see its rows.
         assert_eq!(rejects::count_for_capture(&txn, "cap_c").await.unwrap(), 3);
         txn.commit().await.unwrap();
@@ -261,7 +264,11 @@ async fn a_stage_transaction_stores_awkward_values_exactly_and_rolls_back_when_d
                 (&p.detail, &p.raw_line, p.line_number, &p.source_locator)
             );
         }
-        assert!(copied.iter().any(|r| r.detail.contains("tab\there, newline\nthere")));
+        assert!(
+            copied
+                .iter()
+                .any(|r| r.detail.contains("tab\there, newline\nthere"))
+        );
         assert!(copied.iter().any(|r| r.line_number.is_none()));
 
         // A stage that fails (dropped without a commit) leaves nothing.
