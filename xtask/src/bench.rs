@@ -13,8 +13,8 @@
 //!   (`.mode list`, `.separator |`, `.import FILE finra`): the cost of merely getting the bytes
 //!   into SQLite, which no pipeline can beat.
 //!
-//! It reports the medians, the ratio pipeline/floor and the targets (ratio ≤ 3.0, peak RSS
-//! < 200 MB). `--check` turns a missed target into a non-zero exit; `--json` prints the results
+//! It reports the medians, the ratio pipeline/floor and the targets (on SQLite ratio ≤ 1.5 and
+//! peak RSS < 200 MB; on PostgreSQL ratio ≤ 3.0 and peak RSS < 150 MB). `--check` turns a missed target into a non-zero exit; `--json` prints the results
 //! for machines; `--breakdown` runs one more ingest, polled, to show how time and memory split
 //! between the stages, and times `spine run finra_otc.calc` alone.
 
@@ -34,8 +34,12 @@ use spine_calendar::holidays::shipped_calendars;
 use spine_gen::{WeekSpec, file_name, write_week};
 use spine_model::Tier;
 
-/// The throughput target: the pipeline may take at most this many times the floor's time.
-pub const MAX_RATIO: f64 = 3.0;
+/// The throughput target on SQLite: the pipeline may take at most this many times the floor's
+/// time (issue 14 tightened it from issue 3's 3.0: RAW no longer stores a second copy of every
+/// line).
+pub const MAX_RATIO: f64 = 1.5;
+/// The throughput target on PostgreSQL, against `psql \copy` (issue 14).
+pub const MAX_RATIO_POSTGRES: f64 = 3.0;
 /// The memory target: the pipeline's peak resident set must stay below this many megabytes.
 pub const MAX_PEAK_RSS_MB: f64 = 200.0;
 /// The memory target on PostgreSQL (issue 14): the client holds less, the server the rest.
@@ -451,16 +455,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
 
     let ratio = pipeline.median_seconds / floor.median_seconds;
-    let max_rss = match args.backend {
-        Backend::Sqlite => MAX_PEAK_RSS_MB,
-        Backend::Postgres => MAX_PEAK_RSS_MB_POSTGRES,
+    let (max_ratio, max_rss) = match args.backend {
+        Backend::Sqlite => (MAX_RATIO, MAX_PEAK_RSS_MB),
+        Backend::Postgres => (MAX_RATIO_POSTGRES, MAX_PEAK_RSS_MB_POSTGRES),
     };
     let targets = vec![
         Target {
             name: "ratio pipeline/floor",
             value: ratio,
-            target: format!("<= {MAX_RATIO:.1}"),
-            pass: ratio <= MAX_RATIO,
+            target: format!("<= {max_ratio:.1}"),
+            pass: ratio <= max_ratio,
         },
         Target {
             name: "pipeline peak RSS MB",
