@@ -67,49 +67,34 @@ pub fn chunk_file(
         path: path.display().to_string(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
+    let mut input = Hashed {
+        file: std::fs::File::open(path).map_err(io)?,
+        hasher: Sha256::new(),
+        total: 0,
+        eof: false,
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (64 << 10));
-    let mut total = 0u64;
     let mut chunk_no = 0i64;
     let mut first_line = 1i64;
-    let mut eof = false;
     loop {
         // Fill up to a chunk (or the end of the file).
-        while !eof && buf.len() < CHUNK_BYTES {
-            let start = buf.len();
-            buf.resize(CHUNK_BYTES.max(start + (64 << 10)), 0);
-            let n = file.read(&mut buf[start..]).map_err(io)?;
-            buf.truncate(start + n);
-            if n == 0 {
-                eof = true;
-            } else {
-                hasher.update(&buf[start..start + n]);
-                total += n as u64;
-            }
+        while !input.eof && buf.len() < CHUNK_BYTES {
+            let up_to = CHUNK_BYTES.max(buf.len() + (64 << 10));
+            input.read_once(&mut buf, up_to).map_err(io)?;
         }
         if buf.is_empty() {
             break;
         }
         // Cut after the last line end, unless this is the end of the file; a line longer than
         // a chunk keeps growing the buffer until its end arrives.
-        let cut = if eof {
+        let cut = if input.eof {
             buf.len()
         } else {
             match buf.iter().rposition(|&b| b == b'\n') {
                 Some(i) => i + 1,
                 None => {
-                    buf.reserve(CHUNK_BYTES);
-                    let start = buf.len();
-                    buf.resize(start + CHUNK_BYTES, 0);
-                    let n = file.read(&mut buf[start..]).map_err(io)?;
-                    buf.truncate(start + n);
-                    if n == 0 {
-                        eof = true;
-                    } else {
-                        hasher.update(&buf[start..start + n]);
-                        total += n as u64;
-                    }
+                    let up_to = buf.len() + CHUNK_BYTES;
+                    input.read_once(&mut buf, up_to).map_err(io)?;
                     continue;
                 }
             }
@@ -135,10 +120,35 @@ pub fn chunk_file(
         }
     }
     Ok(ChunkedFile {
-        content_hash: hex::encode(hasher.finalize()),
-        bytes: total,
+        content_hash: hex::encode(input.hasher.finalize()),
+        bytes: input.total,
         chunks: chunk_no,
     })
+}
+
+/// The input of [`chunk_file`], hashed as it is read.
+struct Hashed {
+    file: std::fs::File,
+    hasher: Sha256,
+    total: u64,
+    eof: bool,
+}
+
+impl Hashed {
+    /// One read, appended to `buf` (grown to at most `up_to` bytes); notes the end of the file.
+    fn read_once(&mut self, buf: &mut Vec<u8>, up_to: usize) -> std::io::Result<()> {
+        let start = buf.len();
+        buf.resize(up_to.max(start + 1), 0);
+        let n = self.file.read(&mut buf[start..])?;
+        buf.truncate(start + n);
+        if n == 0 {
+            self.eof = true;
+        } else {
+            self.hasher.update(&buf[start..]);
+            self.total += n as u64;
+        }
+        Ok(())
+    }
 }
 
 /// Decompresses one chunk, checking its codec and size.

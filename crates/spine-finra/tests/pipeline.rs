@@ -11,7 +11,7 @@ use spine_engine::{CaptureReport, Engine, PipelineResult, Registry, RunContext};
 use spine_finra::parse::unescape_raw;
 use spine_finra::pipeline as finra_otc;
 use spine_finra::{FinraDetail, FinraDomain};
-use spine_gen::{Fault, GenConfig, generate};
+use spine_gen::{Fault, GenConfig, GeneratedFile, generate};
 use spine_model::capture::content_hash;
 use spine_model::{Domain, IngestStatus, PartitionKey, Tier, WeekEnding};
 use spine_store::Store;
@@ -157,6 +157,19 @@ async fn the_real_week_gives_exact_totals_shares_and_hhi() {
         }
     })
     .await;
+}
+
+/// One generated week of `small_config`'s shape with `faults`, and its OTC file.
+fn one_otc_week(dir: &Path, faults: Vec<Fault>) -> GeneratedFile {
+    let files = generate(
+        &GenConfig {
+            weeks: 1,
+            ..small_config(faults)
+        },
+        dir,
+    )
+    .unwrap();
+    files.into_iter().find(|f| f.tier == Tier::Otc).unwrap()
 }
 
 fn small_config(faults: Vec<Fault>) -> GenConfig {
@@ -392,15 +405,7 @@ async fn volume_per_day_uses_the_calendar_and_records_which_capture() {
 #[tokio::test]
 async fn a_contradicting_tier_or_week_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let files = generate(
-        &GenConfig {
-            weeks: 1,
-            ..small_config(vec![])
-        },
-        dir.path(),
-    )
-    .unwrap();
-    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let otc = one_otc_week(dir.path(), vec![]);
     for_each_backend(|db| {
         let otc = otc.clone();
         async move {
@@ -481,15 +486,7 @@ async fn http_sources_ingest_and_http_failures_are_recorded_as_failed_runs() {
     use spine_engine::PipelineError;
     use spine_engine::source::{FetchOptions, SourceError};
     let dir = tempfile::tempdir().unwrap();
-    let files = generate(
-        &GenConfig {
-            weeks: 1,
-            ..small_config(vec![])
-        },
-        dir.path(),
-    )
-    .unwrap();
-    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let otc = one_otc_week(dir.path(), vec![]);
     let body = std::fs::read(&otc.path).unwrap();
     for_each_backend(|db| {
         let body = body.clone();
@@ -592,15 +589,7 @@ async fn repair(db: &spine_store::test_support::TestDbRef, table: &str) {
 #[tokio::test]
 async fn a_failing_stage_leaves_nothing_behind_and_can_be_rerun() {
     let dir = tempfile::tempdir().unwrap();
-    let files = generate(
-        &GenConfig {
-            weeks: 1,
-            ..small_config(vec![Fault::NegativeQuantity])
-        },
-        dir.path(),
-    )
-    .unwrap();
-    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let otc = one_otc_week(dir.path(), vec![Fault::NegativeQuantity]);
     for_each_backend(|db| {
         let otc = otc.clone();
         async move {
@@ -712,15 +701,7 @@ async fn a_failing_stage_leaves_nothing_behind_and_can_be_rerun() {
 #[tokio::test]
 async fn each_bad_line_is_a_reject_and_the_rest_reaches_calc() {
     let dir = tempfile::tempdir().unwrap();
-    let files = generate(
-        &GenConfig {
-            weeks: 1,
-            ..small_config(vec![])
-        },
-        dir.path(),
-    )
-    .unwrap();
-    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let otc = one_otc_week(dir.path(), vec![]);
     let text = std::fs::read_to_string(&otc.path).unwrap();
     let first: Vec<&str> = text.lines().nth(1).unwrap().split('|').collect();
     let (symbol, mpid) = (first[1].to_string(), first[4].to_string());
@@ -835,15 +816,7 @@ async fn each_bad_line_is_a_reject_and_the_rest_reaches_calc() {
 #[tokio::test]
 async fn an_earlier_week_than_the_stamp_derives_is_kept_with_both_weeks_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let files = generate(
-        &GenConfig {
-            weeks: 1,
-            ..small_config(vec![])
-        },
-        dir.path(),
-    )
-    .unwrap();
-    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let otc = one_otc_week(dir.path(), vec![]);
     let earlier = otc.week_ending - chrono::Days::new(7);
     for_each_backend(|db| {
         let otc = otc.clone();
@@ -875,15 +848,7 @@ async fn an_earlier_week_than_the_stamp_derives_is_kept_with_both_weeks_recorded
 #[tokio::test]
 async fn a_file_rewritten_after_it_was_hashed_is_not_captured() {
     let dir = tempfile::tempdir().unwrap();
-    let files = generate(
-        &GenConfig {
-            weeks: 1,
-            ..small_config(vec![])
-        },
-        dir.path(),
-    )
-    .unwrap();
-    let otc = files.iter().find(|f| f.tier == Tier::Otc).unwrap().clone();
+    let otc = one_otc_week(dir.path(), vec![]);
     for_each_backend(|db| {
         let otc = otc.clone();
         async move {
@@ -923,6 +888,68 @@ async fn a_file_rewritten_after_it_was_hashed_is_not_captured() {
                     .unwrap(),
                 0
             );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_capture_made_before_bytes_were_kept_is_normalized_from_its_raw_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let otc = one_otc_week(dir.path(), vec![Fault::NegativeQuantity]);
+    for_each_backend(|db| {
+        let otc = otc.clone();
+        async move {
+            use spine_store::ConnectionTrait;
+            let conn = db.store.conn();
+            let report = ingest(&db.store, &otc.path, Some(Tier::Otc), Some(otc.week_ending)).await;
+            let capture = captures::get(conn, &report.capture_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let before = repo::normalized_page(conn, &capture.capture_id, 0, 1_000_000)
+                .await
+                .unwrap();
+            // What an older version stored: the accepted lines as RAW rows, no kept bytes.
+            let rejected: Vec<i64> = rejects::for_capture(conn, &capture.capture_id)
+                .await
+                .unwrap()
+                .iter()
+                .filter_map(|r| r.line_number)
+                .collect();
+            assert!(!rejected.is_empty());
+            let text = std::fs::read_to_string(&otc.path).unwrap();
+            let raw: Vec<repo::RawRow> = text
+                .lines()
+                .enumerate()
+                .skip(1)
+                .map(|(i, line)| (i as i64 + 1, line))
+                .filter(|(n, _)| !rejected.contains(n))
+                .map(|(line_number, line)| repo::RawRow {
+                    line_number,
+                    line: line.to_string(),
+                })
+                .collect();
+            repo::insert_raw(conn, &capture.capture_id, raw)
+                .await
+                .unwrap();
+            conn.execute_unprepared("DELETE FROM core_capture_chunks")
+                .await
+                .unwrap();
+            assert!(
+                spine_engine::received::restore(conn, &capture.content_hash)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            finra_otc::normalize(&db.store, &capture, &RunContext::quiet(now()))
+                .await
+                .unwrap();
+            let after = repo::normalized_page(conn, &capture.capture_id, 0, 1_000_000)
+                .await
+                .unwrap();
+            assert_eq!(after, before);
+            assert_eq!(after.len() as i64, capture.rows_accepted);
         }
     })
     .await;
