@@ -110,6 +110,7 @@ async fn every_entity_matches_its_migrated_table() {
             CoreDeliveries,
             CoreWorkAttempts,
             CoreWorkers,
+            CoreCaptureChunks,
         );
         assert_eq!(checked, expected_tables(), "one entity per table");
     })

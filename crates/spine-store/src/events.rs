@@ -74,7 +74,7 @@ pub async fn record<C: ConnectionTrait>(conn: &C, event: NewEvent) -> StoreResul
         occurred_at: Set(event.occurred_at),
         dedupe_key: Set(event.dedupe_key),
         fanned_out_at: Set(None),
-        created_at: Set(crate::readiness::wall_clock()),
+        created_at: Set(crate::wall_clock()),
         ..Default::default()
     };
     let inserted = Entity::insert(model)

@@ -73,6 +73,13 @@ pub async fn begin_write<C: TransactionTrait>(conn: &C) -> Result<C::Transaction
     .await
 }
 
+/// The wall clock as the store records it: to the microsecond, the precision both backends
+/// keep, so a value read back equals the value written.
+pub(crate) fn wall_clock() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
 /// The file of a `sqlite:` URL, or `None` for an in-memory database or another backend.
 pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url.strip_prefix("sqlite:")?;

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, Set, TransactionSession, TransactionTrait,
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use spine_model::entities::{core_data_readiness, core_readiness_history};
 use spine_model::{Domain, PartitionKey, ReadinessCriteria, ReadinessStatus, ReadyFor};
 
-use crate::StoreResult;
+use crate::{StoreResult, wall_clock};
 
 /// The stored current verdict.
 pub type Readiness = core_data_readiness::Model;
@@ -110,12 +110,6 @@ impl Recorded {
             Recorded::Backdated { .. } => "backdated",
         }
     }
-}
-
-/// The wall clock as the store records it: to the microsecond, the precision both backends
-/// keep, so a value read back equals the value written.
-pub(crate) fn wall_clock() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }
 
 /// Stores an evaluation, atomically: see [`Recorded`] for the three outcomes.
