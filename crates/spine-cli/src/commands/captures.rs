@@ -32,9 +32,11 @@ async fn lines(ctx: &Context, args: CaptureLinesArgs) -> anyhow::Result<ExitCode
     if found.is_empty() {
         if !received::kept(store.conn(), &capture.content_hash).await? {
             bail!(
-                "capture {} was made before Market Spine kept the bytes it received; its \
-                 accepted lines are in its domain's RAW table",
-                capture.capture_id
+                "the received bytes of capture {} are not kept: it was made before Market Spine \
+                 kept them (its accepted lines are in its domain's RAW table), or its domain \
+                 ({}) stores its input in its own tables",
+                capture.capture_id,
+                capture.domain
             );
         }
         bail!(
