@@ -368,27 +368,30 @@ async fn enqueue(
             continue;
         }
         let latest = captures::latest(conn, &domain, &expected.partition).await?;
+        // The work item for this expected partition from this source: a first fetch or a
+        // revision check, which differ only by kind and priority.
+        let item = |kind: WorkKind, priority| NewWorkItem {
+            domain: domain.clone(),
+            pipeline: plugin.ingest_pipeline().to_string(),
+            kind,
+            partition: expected.partition.clone(),
+            params: Some(json!({
+                "source": source.name,
+                "due": expected.due,
+                "business_date": expected.business_date,
+            })),
+            desired_at: run.now,
+            priority,
+            max_attempts: config.retry.max_attempts,
+        };
         match (&latest, has_fetch) {
             (None, false) => {
                 let opens = expected.due.map_or(run.now, |due| due - config.fetch_lead);
                 if opens > run.now {
                     continue;
                 }
-                let item = NewWorkItem {
-                    domain: domain.clone(),
-                    pipeline: plugin.ingest_pipeline().to_string(),
-                    kind: WorkKind::Fetch,
-                    partition: expected.partition.clone(),
-                    params: Some(json!({
-                        "source": source.name,
-                        "due": expected.due,
-                        "business_date": expected.business_date,
-                    })),
-                    desired_at: run.now,
-                    priority: 100,
-                    max_attempts: config.retry.max_attempts,
-                };
-                let (stored, created) = work_items::enqueue(conn, item, run.now).await?;
+                let (stored, created) =
+                    work_items::enqueue(conn, item(WorkKind::Fetch, 100), run.now).await?;
                 if created {
                     out.push(Enqueued {
                         domain: domain.to_string(),
@@ -412,21 +415,8 @@ async fn enqueue(
                 }
                 match checks.get(&key) {
                     None => {
-                        let item = NewWorkItem {
-                            domain: domain.clone(),
-                            pipeline: plugin.ingest_pipeline().to_string(),
-                            kind: WorkKind::RevisionCheck,
-                            partition: expected.partition.clone(),
-                            params: Some(json!({
-                                "source": source.name,
-                                "due": expected.due,
-                                "business_date": expected.business_date,
-                            })),
-                            desired_at: run.now,
-                            priority: 50,
-                            max_attempts: config.retry.max_attempts,
-                        };
-                        work_items::enqueue(conn, item, run.now).await?;
+                        work_items::enqueue(conn, item(WorkKind::RevisionCheck, 50), run.now)
+                            .await?;
                     }
                     Some(check) => {
                         work_items::reschedule(conn, check.id, run.now, run.now).await?;
