@@ -34,6 +34,8 @@ use spine_calendar::holidays::shipped_calendars;
 use spine_gen::{WeekSpec, file_name, write_week};
 use spine_model::Tier;
 
+use crate::measure::{Target, median, note};
+
 /// The throughput target on SQLite: the pipeline may take at most this many times the floor's
 /// time (issue 14 tightened it from issue 3's 3.0: RAW no longer stores a second copy of every
 /// line).
@@ -221,19 +223,6 @@ pub struct Series {
     pub max_peak_rss_mb: f64,
     /// Size of the database after the last run (main file plus WAL), in bytes.
     pub database_bytes: u64,
-}
-
-/// One target and its verdict.
-#[derive(Debug, Serialize)]
-pub struct Target {
-    /// What is measured.
-    pub name: &'static str,
-    /// The measured value.
-    pub value: f64,
-    /// The target, as text (`<= 3.0`).
-    pub target: String,
-    /// Whether the value meets it.
-    pub pass: bool,
 }
 
 /// Where one ingest's time and memory go, stage by stage.
@@ -964,18 +953,6 @@ fn measure(
     })
 }
 
-/// The median of a non-empty list (the mean of the middle two for an even count).
-pub(crate) fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn series(runs: &[Measured], rows: u64, database_bytes: u64) -> Series {
     let seconds: Vec<f64> = runs.iter().map(Measured::seconds).collect();
     let peak_rss_mb: Vec<f64> = runs.iter().map(Measured::rss_mb).collect();
@@ -1163,11 +1140,6 @@ fn machine(sqlite3: String) -> Result<Machine> {
         postgres: None,
         load_at_start: read_trimmed("/proc/loadavg", 3),
     })
-}
-
-/// A progress line on stderr (stdout carries only the results).
-pub(crate) fn note(line: String) {
-    eprintln!("xtask bench: {line}");
 }
 
 /// `1234567` → `1,234,567`.
@@ -1364,13 +1336,6 @@ fn verdict(pass: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_takes_the_middle() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(&[7.0]), 7.0);
-    }
 
     #[test]
     fn thousands_groups_digits() {

@@ -11,6 +11,7 @@
 //! `sqlite://spine.db?mode=rwc` (created in the current directory if missing).
 
 mod bench;
+mod measure;
 mod scale;
 mod test;
 mod tidy;

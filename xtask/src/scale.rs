@@ -81,7 +81,7 @@ pub struct ScaleReport {
     /// Requests per series.
     pub requests: usize,
     /// The targets and their verdicts.
-    pub targets: Vec<crate::bench::Target>,
+    pub targets: Vec<crate::measure::Target>,
     /// Every target met.
     pub pass: bool,
 }
@@ -115,7 +115,7 @@ pub fn run(
 ) -> Result<ScaleReport> {
     let data = dir.join("data");
     std::fs::create_dir_all(&data)?;
-    crate::bench::note(format!(
+    crate::measure::note(format!(
         "scale: generating {weeks} weeks × 3 tiers ({symbols} symbols per tier) into {}",
         data.display()
     ));
@@ -172,7 +172,7 @@ pub fn run(
             tier1.insert(d.week_ending, seconds);
         }
         if (i + 1) % 50 == 0 {
-            crate::bench::note(format!(
+            crate::measure::note(format!(
                 "scale: {}/{} files ingested ({:.0} s)",
                 i + 1,
                 deliveries.len(),
@@ -183,8 +183,8 @@ pub fn run(
     let build_seconds = started.elapsed().as_secs_f64();
     let tier1: Vec<f64> = tier1.into_values().collect();
     let window = (tier1.len() / 4).clamp(1, 15);
-    let ingest_first_median = crate::bench::median(&tier1[..window]);
-    let ingest_last_median = crate::bench::median(&tier1[tier1.len() - window..]);
+    let ingest_first_median = crate::measure::median(&tier1[..window]);
+    let ingest_last_median = crate::measure::median(&tier1[tier1.len() - window..]);
 
     let load_at_start = std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -196,7 +196,7 @@ pub fn run(
     let mut doctor_52 = Vec::new();
     let doctor_runs = runs.max(5);
     for run in 1..=doctor_runs {
-        crate::bench::note(format!("scale: doctor run {run}/{doctor_runs}"));
+        crate::measure::note(format!("scale: doctor run {run}/{doctor_runs}"));
         doctor_1.push(doctor(spine, &big, &now, 1)?);
         doctor_52.push(doctor(spine, &big, &now, 52)?);
     }
@@ -222,9 +222,9 @@ pub fn run(
                 .count();
         }
         (
-            crate::bench::median(&health),
-            crate::bench::median(&readiness),
-            crate::bench::median(&metrics),
+            crate::measure::median(&health),
+            crate::measure::median(&readiness),
+            crate::measure::median(&metrics),
             series,
         )
     };
@@ -238,13 +238,13 @@ pub fn run(
             requests,
         )?;
         (
-            crate::bench::median(&health),
-            crate::bench::median(&readiness),
+            crate::measure::median(&health),
+            crate::measure::median(&readiness),
         )
     };
 
-    let doctor_ratio = crate::bench::median(&doctor_52) / crate::bench::median(&doctor_1);
-    let target = |name, value: f64, max: f64| crate::bench::Target {
+    let doctor_ratio = crate::measure::median(&doctor_52) / crate::measure::median(&doctor_1);
+    let target = |name, value: f64, max: f64| crate::measure::Target {
         name,
         value,
         target: format!("<= {max:.1}"),

@@ -14,7 +14,7 @@ use spine_store::{ConnectionTrait, Store, captures};
 use crate::domain;
 
 /// The pipeline name anomalies from this module carry.
-const PIPELINE: &str = crate::pipeline::INGEST;
+const PIPELINE: &str = crate::names::INGEST;
 
 /// FINRA's own causes: stable keys that make detection idempotent (one open anomaly per
 /// partition and cause). The causes every domain shares (missed, late, source unavailable,

@@ -13,6 +13,7 @@ pub mod api;
 mod background;
 pub mod calcs;
 pub mod detect;
+mod names;
 pub mod parse;
 pub mod pipeline;
 pub mod sources;

@@ -37,12 +37,7 @@ use crate::parse::{
     StampCounts, derive_week_ending, dominant_last_update, escape_raw, implausible_last_update,
 };
 
-/// The pipeline names registered for `spine run` / `spine pipelines`.
-pub const INGEST: &str = "finra_otc.ingest";
-/// Re-normalizes the latest capture of a partition from its RAW rows.
-pub const NORMALIZE: &str = "finra_otc.normalize";
-/// Recomputes the calcs of the latest capture of a partition from its NORMALIZED rows.
-pub const CALC: &str = "finra_otc.calc";
+pub use crate::names::{CALC, INGEST, NORMALIZE};
 
 /// Tables the calcs write.
 pub const VOLUME_PER_DAY_TABLE: &str = "finra_otc_volume_per_day";
