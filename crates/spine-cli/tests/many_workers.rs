@@ -6,6 +6,8 @@
 //! PostgreSQL only: it is the backend on which several workers share a queue (SQLite runs one
 //! worker per file; `tests/processes.rs` checks that a second one refuses).
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
@@ -51,21 +53,12 @@ async fn serve_file(
 }
 
 async fn start_site(site: Shared) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let app = axum::Router::new()
-        .route("/{tier}/{file}", get(serve_file))
-        .with_state(site);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-            .ok();
-    });
-    (addr, stop)
+    common::site::serve(
+        axum::Router::new()
+            .route("/{tier}/{file}", get(serve_file))
+            .with_state(site),
+    )
+    .await
 }
 
 fn spine(url: &str, args: &[&str]) -> Command {

@@ -29,9 +29,17 @@ async fn serve_file(
 
 /// Starts the site on 127.0.0.1 (stopped when the returned sender is dropped).
 pub async fn start_site(site: Site) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let app = axum::Router::new()
-        .route("/{tier}/{file}", get(serve_file))
-        .with_state(site);
+    serve(
+        axum::Router::new()
+            .route("/{tier}/{file}", get(serve_file))
+            .with_state(site),
+    )
+    .await
+}
+
+/// Serves `app` on a free port of 127.0.0.1 until the returned sender is dropped: the loopback
+/// server of every test that imitates a publisher.
+pub async fn serve(app: axum::Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
