@@ -29,7 +29,9 @@
 //! - `m20261202_000003_worker`: work-item kinds and leases, every attempt of every item, and the
 //!   worker processes;
 //! - `m20261203_000001_capture_chunks`: the bytes of each capture as received, compressed in
-//!   chunks and stored once per content hash (RAW without a second copy of every line).
+//!   chunks and stored once per content hash (RAW without a second copy of every line);
+//! - `m20261204_000001_compact_keys`: NORMALIZED keyed by the capture's integer key, and the
+//!   per-symbol and per-venue calc tables keyed by their unique key, without a surrogate `id`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), migration::sea_orm_migration::DbErr> {
@@ -53,6 +55,7 @@ mod m20261202_000001_sources;
 mod m20261202_000002_notifications;
 mod m20261202_000003_worker;
 mod m20261203_000001_capture_chunks;
+mod m20261204_000001_compact_keys;
 
 pub use m20260102_000001_hardening::SEEDED as SEEDED_SCHEDULES;
 
@@ -95,6 +98,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_notifications::Migration),
             Box::new(m20261202_000003_worker::Migration),
             Box::new(m20261203_000001_capture_chunks::Migration),
+            Box::new(m20261204_000001_compact_keys::Migration),
         ]
     }
 }
@@ -221,6 +225,8 @@ const TABLES_BY_MIGRATION: &[(&str, &[&str])] = &[
         &["core_work_attempts", "core_workers"],
     ),
     ("m20261203_000001_capture_chunks", &["core_capture_chunks"]),
+    // Rebuilds five FINRA tables in place; creates none.
+    ("m20261204_000001_compact_keys", &[]),
 ];
 
 /// Shorthand for the [`INDEXES`] table.
@@ -334,17 +340,6 @@ const INDEXES: &[ExpectedIndex] = &[
         false,
     ),
     ix(
-        "finra_otc_symbol_summary",
-        "uq_finra_otc_symbol_summary_capture_symbol",
-        true,
-    ),
-    ix(
-        "finra_otc_venue_share",
-        "uq_finra_otc_venue_share_capture_mpid",
-        true,
-    ),
-    ix("finra_otc_hhi", "uq_finra_otc_hhi_capture_symbol", true),
-    ix(
         "finra_otc_tier_split",
         "uq_finra_otc_tier_split_week_tier",
         true,
@@ -353,11 +348,6 @@ const INDEXES: &[ExpectedIndex] = &[
         "finra_otc_tier_split",
         "idx_finra_otc_tier_split_capture_id",
         false,
-    ),
-    ix(
-        "finra_otc_volume_per_day",
-        "uq_finra_otc_volume_per_day_capture_symbol",
-        true,
     ),
     ix(
         "ref_calendar_holidays",

@@ -155,7 +155,9 @@ enum FinraOtcSymbolSummary {
 ///
 /// Per-capture symbol summary: total shares, total trades and venue count per (week, tier, symbol).
 /// Every query selects by capture (and symbol), which the unique index serves.
-async fn create_finra_otc_symbol_summary(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_finra_otc_symbol_summary(
+    manager: &SchemaManager<'_>,
+) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
@@ -201,7 +203,7 @@ enum FinraOtcVenueShare {
 ///
 /// Per-capture venue market share: each MPID's shares over the tier's shares for the week (shares
 /// sum to 1 per tier-week).
-async fn create_finra_otc_venue_share(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_finra_otc_venue_share(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
@@ -242,7 +244,7 @@ enum FinraOtcHhi {
 /// Creates `finra_otc_hhi` and its indexes.
 ///
 /// Per-capture Herfindahl-Hirschman concentration of each symbol's volume across venues, in [0, 1].
-async fn create_finra_otc_hhi(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_finra_otc_hhi(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
@@ -335,7 +337,9 @@ enum FinraOtcVolumePerDay {
 /// Per-capture average volume per trading day of each symbol, using the exchange calendar's trading
 /// days for the week; `calendar_capture_id` records which calendar capture was used (a REQUIRED
 /// dependency).
-async fn create_finra_otc_volume_per_day(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+pub(crate) async fn create_finra_otc_volume_per_day(
+    manager: &SchemaManager<'_>,
+) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()

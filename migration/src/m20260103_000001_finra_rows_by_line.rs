@@ -130,7 +130,7 @@ enum FinraOtcRaw {
 /// Identifiers of `finra_otc_normalized`. `Staging` is the new shape being built, renamed into
 /// place.
 #[derive(DeriveIden, Clone, Copy)]
-enum FinraOtcNormalized {
+pub(crate) enum FinraOtcNormalized {
     #[sea_orm(iden = "finra_otc_normalized")]
     Table,
     #[sea_orm(iden = "finra_otc_normalized_staging")]
@@ -193,7 +193,7 @@ async fn create_raw(manager: &SchemaManager<'_>, name: FinraOtcRaw) -> Result<()
 ///
 /// Validated, typed FINRA OTC rows: one per (symbol, venue) of a capture, which names the week
 /// and tier. Every calculation is reproducible from these.
-async fn create_normalized(
+pub(crate) async fn create_normalized(
     manager: &SchemaManager<'_>,
     name: FinraOtcNormalized,
 ) -> Result<(), DbErr> {

@@ -323,7 +323,7 @@ async fn rows_by_line_keeps_the_rows_it_rebuilds() {
         .await
         .expect("old NORMALIZED rows, one stored twice");
 
-        Migrator::up(&db, None).await.expect("rebuild");
+        Migrator::up(&db, Some(1)).await.expect("rebuild");
         assert_eq!(
             strings(
                 &db,
@@ -356,8 +356,7 @@ async fn rows_by_line_keeps_the_rows_it_rebuilds() {
             .await;
         assert!(second.is_err(), "a second row for one line must be refused");
 
-        let after = Migrator::migrations().len() as u32 - before - 1;
-        Migrator::down(&db, Some(after + 1))
+        Migrator::down(&db, Some(1))
             .await
             .expect("down to before the rebuild");
         assert_eq!(count(&db, "finra_otc_raw").await, 2);
@@ -371,6 +370,119 @@ async fn rows_by_line_keeps_the_rows_it_rebuilds() {
             names.contains("idx_finra_otc_normalized_capture_id_id"),
             "{names:?}"
         );
+    })
+    .await;
+}
+
+/// (h) `m20261204_000001_compact_keys` keeps every NORMALIZED and calc row when it rebuilds the
+/// tables: NORMALIZED rows take their capture's integer key, the calc tables their unique key
+/// as primary key (a second row for one symbol is refused), and `down` gives the old shapes back
+/// with the rows.
+#[tokio::test]
+async fn compact_keys_keep_the_rows_they_rebuild() {
+    on_every_backend(|db| async move {
+        let before = migrations_before("m20261204_000001_compact_keys");
+        Migrator::up(&db, Some(before))
+            .await
+            .expect("up to the old shape");
+        for sql in [
+            "INSERT INTO core_captures (id, capture_id, domain, partition_key, content_hash, \
+             source_locator, captured_at, rows_read, rows_accepted, rows_rejected, created_at) \
+             VALUES (7, 'cap_a', 'finra.otc_transparency', '{}', 'h', 'f', \
+             '2025-12-22 08:00:00+00:00', 2, 2, 0, '2025-12-22 08:00:00+00:00')",
+            "INSERT INTO finra_otc_normalized (capture_id, line_number, symbol, mpid, \
+             total_shares, total_trades, last_update_date) VALUES \
+             ('cap_a', 2, 'AAPL', 'VENA', 100, 3, '2025-12-15'), \
+             ('cap_a', 3, 'MSFT', 'VENB', 50, 2, '2025-12-16')",
+            "INSERT INTO finra_otc_symbol_summary (capture_id, week_ending, tier, symbol, \
+             total_shares, total_trades, venue_count) VALUES \
+             ('cap_a', '2025-12-19', 'NMS_TIER_1', 'AAPL', 100, 3, 1), \
+             ('cap_a', '2025-12-19', 'NMS_TIER_1', 'MSFT', 50, 2, 1)",
+            "INSERT INTO finra_otc_venue_share (capture_id, week_ending, tier, mpid, shares, \
+             share) VALUES ('cap_a', '2025-12-19', 'NMS_TIER_1', 'VENA', 100, 0.5)",
+            "INSERT INTO finra_otc_hhi (capture_id, week_ending, tier, symbol, hhi, \
+             venue_count) VALUES ('cap_a', '2025-12-19', 'NMS_TIER_1', 'AAPL', 1.0, 1)",
+            "INSERT INTO finra_otc_volume_per_day (capture_id, week_ending, tier, symbol, \
+             total_shares, trading_days, shares_per_day, calendar_capture_id) VALUES \
+             ('cap_a', '2025-12-19', 'NMS_TIER_1', 'AAPL', 100, 5, 20.0, 'cal_1')",
+        ] {
+            db.execute_unprepared(sql).await.expect(sql);
+        }
+        let calc_rows = [
+            ("finra_otc_symbol_summary", 2),
+            ("finra_otc_venue_share", 1),
+            ("finra_otc_hhi", 1),
+            ("finra_otc_volume_per_day", 1),
+        ];
+
+        Migrator::up(&db, Some(1)).await.expect("rebuild");
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT CAST(capture_key AS TEXT) || ':' || line_number || ':' || symbol || ':' \
+                 || mpid || ':' || total_shares || ':' || total_trades || ':' \
+                 || last_update_date AS r FROM finra_otc_normalized ORDER BY line_number",
+                "r"
+            )
+            .await,
+            [
+                "7:2:AAPL:VENA:100:3:2025-12-15",
+                "7:3:MSFT:VENB:50:2:2025-12-16"
+            ]
+        );
+        for (table, rows) in calc_rows {
+            assert_eq!(count(&db, table).await, rows, "{table}");
+        }
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT symbol || ':' || total_shares || ':' || venue_count AS r \
+                 FROM finra_otc_symbol_summary ORDER BY symbol",
+                "r"
+            )
+            .await,
+            ["AAPL:100:1", "MSFT:50:1"]
+        );
+        let second = db
+            .execute_unprepared(
+                "INSERT INTO finra_otc_hhi (capture_id, week_ending, tier, symbol, hhi, \
+                 venue_count) VALUES ('cap_a', '2025-12-19', 'NMS_TIER_1', 'AAPL', 0.5, 2)",
+            )
+            .await;
+        assert!(
+            second.is_err(),
+            "a second row for one symbol must be refused"
+        );
+        let names: BTreeSet<String> = indexes(&db).await.into_iter().map(|i| i.name).collect();
+        assert!(
+            !names.contains("uq_finra_otc_hhi_capture_symbol"),
+            "the key replaces the unique index: {names:?}"
+        );
+
+        Migrator::down(&db, Some(1))
+            .await
+            .expect("down to before the rebuild");
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT capture_id || ':' || line_number || ':' || symbol AS r \
+                 FROM finra_otc_normalized ORDER BY line_number",
+                "r"
+            )
+            .await,
+            ["cap_a:2:AAPL", "cap_a:3:MSFT"]
+        );
+        for (table, rows) in calc_rows {
+            assert_eq!(count(&db, table).await, rows, "{table}");
+        }
+        let names: BTreeSet<String> = indexes(&db).await.into_iter().map(|i| i.name).collect();
+        assert!(
+            names.contains("uq_finra_otc_hhi_capture_symbol"),
+            "{names:?}"
+        );
+        // And up again: the rebuild runs on the restored shape too.
+        Migrator::up(&db, None).await.expect("up again");
+        assert_eq!(count(&db, "finra_otc_normalized").await, 2);
     })
     .await;
 }

@@ -924,7 +924,7 @@ async fn normalize_from(
                     )?);
                 }
                 written += rows.len() as i64;
-                repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
+                repo::insert_normalized(&txn, capture.id, rows).await?;
             }
         }
         NormalizeSource::File {
@@ -936,7 +936,7 @@ async fn normalize_from(
             let mut parser = background::spawn(move |out| parse_normalized(reader, tier, n, out));
             while let Some(rows) = parser.next().await {
                 written += rows.len() as i64;
-                repo::insert_normalized(&txn, &capture.capture_id, rows).await?;
+                repo::insert_normalized(&txn, capture.id, rows).await?;
             }
             let (parsed, read) = parser.finish().await?;
             n = parsed;

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use spine_model::Tier;
 use spine_model::entities::{
-    finra_otc_hhi, finra_otc_normalized, finra_otc_raw, finra_otc_symbol_summary,
+    core_captures, finra_otc_hhi, finra_otc_normalized, finra_otc_raw, finra_otc_symbol_summary,
     finra_otc_tier_split, finra_otc_venue_share, finra_otc_volume_per_day,
 };
 
@@ -200,16 +200,16 @@ pub struct NormalizedRow {
     pub last_update_date: NaiveDate,
 }
 
-/// Stores normalized rows of one capture.
+/// Stores normalized rows of one capture, keyed by its `core_captures.id` (`capture_key`).
 pub async fn insert_normalized<C: ConnectionTrait + 'static>(
     conn: &C,
-    capture_id: &str,
+    capture_key: i64,
     rows: Vec<NormalizedRow>,
 ) -> StoreResult<u64> {
     use finra_otc_normalized::Column;
     insert_rows::<_, finra_otc_normalized::Entity, _, 1, 6>(
         conn,
-        [(Column::CaptureId, capture_id.into())],
+        [(Column::CaptureKey, capture_key.into())],
         [
             Column::LineNumber,
             Column::Symbol,
@@ -232,11 +232,23 @@ pub async fn insert_normalized<C: ConnectionTrait + 'static>(
     .await
 }
 
+/// The NORMALIZED rows of the capture `capture_id`: its rows are keyed by the capture's integer
+/// `core_captures.id`, found by the unique `capture_id` in the same statement.
+fn of_capture(capture_id: &str) -> Expr {
+    finra_otc_normalized::Column::CaptureKey.in_subquery(
+        Query::select()
+            .column(core_captures::Column::Id)
+            .from(core_captures::Entity)
+            .and_where(core_captures::Column::CaptureId.eq(capture_id))
+            .to_owned(),
+    )
+}
+
 /// Deletes every normalized row of one capture, so that re-normalizing it (a standalone
 /// `spine run finra_otc.normalize`) replaces the rows instead of adding a second copy.
 pub async fn delete_normalized<C: ConnectionTrait>(conn: &C, capture_id: &str) -> StoreResult<u64> {
     Ok(finra_otc_normalized::Entity::delete_many()
-        .filter(finra_otc_normalized::Column::CaptureId.eq(capture_id))
+        .filter(of_capture(capture_id))
         .exec(conn)
         .await?
         .rows_affected)
@@ -251,7 +263,7 @@ pub async fn normalized_page<C: ConnectionTrait>(
     limit: u64,
 ) -> StoreResult<Vec<finra_otc_normalized::Model>> {
     Ok(finra_otc_normalized::Entity::find()
-        .filter(finra_otc_normalized::Column::CaptureId.eq(capture_id))
+        .filter(of_capture(capture_id))
         .filter(finra_otc_normalized::Column::LineNumber.gt(after_line))
         .order_by_asc(finra_otc_normalized::Column::LineNumber)
         .limit(limit)

@@ -5,7 +5,7 @@
 //! participant names stay in the RAW line (migration `m20260103_000001_finra_rows_by_line`
 //! explains why).
 //!
-//! Keyed by `(capture_id, line_number)` (`WITHOUT ROWID` on SQLite). See `docs/SCHEMA.md`.
+//! Keyed by `(capture_key, line_number)` (`WITHOUT ROWID` on SQLite). See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,12 +14,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "finra_otc_normalized")]
 pub struct Model {
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(64))"
-    )]
-    pub capture_id: String,
+    /// The capture's `core_captures.id`: an integer, so a million rows do not each repeat the
+    /// 28-character `capture_id` (migration `m20261204_000001_compact_keys`).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub capture_key: i64,
     /// The source line the row was typed from (the same line as its RAW row).
     #[sea_orm(primary_key, auto_increment = false)]
     pub line_number: i64,

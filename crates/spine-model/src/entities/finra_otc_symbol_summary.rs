@@ -2,7 +2,8 @@
 //!
 //! Per-capture symbol summary: total shares, total trades and venue count per (week, tier, symbol).
 //!
-//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`.
+//! Created by migration `m20260101_000002_finra_otc`; keyed by `(capture_id, symbol)` since
+//! `m20261204_000001_compact_keys` (`WITHOUT ROWID` on SQLite).
 //! See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
@@ -12,14 +13,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "finra_otc_symbol_summary")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(64))"
+    )]
     pub capture_id: String,
     pub week_ending: Date,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
     pub tier: String,
-    #[sea_orm(column_type = "String(StringLen::N(32))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(32))"
+    )]
     pub symbol: String,
     pub total_shares: i64,
     pub total_trades: i64,

@@ -3,7 +3,8 @@
 //! Per-capture venue market share: each MPID's shares over the tier's shares for the week (shares
 //! sum to 1 per tier-week).
 //!
-//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, mpid)`.
+//! Created by migration `m20260101_000002_finra_otc`; keyed by `(capture_id, mpid)` since
+//! `m20261204_000001_compact_keys` (`WITHOUT ROWID` on SQLite).
 //! See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
@@ -13,14 +14,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "finra_otc_venue_share")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(64))"
+    )]
     pub capture_id: String,
     pub week_ending: Date,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
     pub tier: String,
-    #[sea_orm(column_type = "String(StringLen::N(16))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(16))"
+    )]
     pub mpid: String,
     pub shares: i64,
     pub share: f64,

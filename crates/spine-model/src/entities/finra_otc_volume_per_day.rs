@@ -4,7 +4,8 @@
 //! days for the week; `calendar_capture_id` records which calendar capture was used (a REQUIRED
 //! dependency).
 //!
-//! Created by migration `m20260101_000002_finra_otc`; unique `(capture_id, symbol)`.
+//! Created by migration `m20260101_000002_finra_otc`; keyed by `(capture_id, symbol)` since
+//! `m20261204_000001_compact_keys` (`WITHOUT ROWID` on SQLite).
 //! See `docs/SCHEMA.md`.
 
 use sea_orm::entity::prelude::*;
@@ -14,14 +15,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "finra_otc_volume_per_day")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(64))"
+    )]
     pub capture_id: String,
     pub week_ending: Date,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
     pub tier: String,
-    #[sea_orm(column_type = "String(StringLen::N(32))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(32))"
+    )]
     pub symbol: String,
     pub total_shares: i64,
     pub trading_days: i32,
