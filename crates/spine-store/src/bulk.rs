@@ -186,10 +186,9 @@ where
         push_text(&mut fixed, v, table)?;
         fixed.push('\t');
     }
-    let mut buf = String::with_capacity(1 << 20);
     let mut rows = rows.into_iter();
-    let mut total = 0u64;
-    loop {
+    // The next batch's text, moved out of the rows into `buf`.
+    let mut fill = |buf: &mut String| -> StoreResult<usize> {
         buf.clear();
         let mut n = 0usize;
         for row in rows.by_ref().take(ROWS_PER_COPY) {
@@ -198,18 +197,29 @@ where
                 if i > 0 {
                     buf.push('\t');
                 }
-                push_text(&mut buf, v, table)?;
+                push_text(buf, v, table)?;
             }
             buf.push('\n');
             n += 1;
         }
-        if n == 0 {
-            break;
-        }
-        total += pg.copy_in(&statement, buf.as_bytes()).await?;
+        Ok(n)
+    };
+    let mut sending = String::with_capacity(1 << 20);
+    let mut building = String::with_capacity(1 << 20);
+    let mut total = 0u64;
+    let mut n = fill(&mut sending)?;
+    while n > 0 {
         if n < ROWS_PER_COPY {
+            total += pg.copy_in(&statement, sending.as_bytes()).await?;
             break;
         }
+        // Pipelined: the next batch is written out here while the server copies this one.
+        let (copied, following) = tokio::join!(pg.copy_in(&statement, sending.as_bytes()), async {
+            fill(&mut building)
+        });
+        total += copied?;
+        n = following?;
+        std::mem::swap(&mut sending, &mut building);
     }
     Ok(total)
 }
@@ -258,7 +268,14 @@ fn push_text(out: &mut String, v: &Value, table: &str) -> StoreResult<()> {
         Value::Double(Some(x)) => float(out, *x),
         Value::String(Some(s)) => escaped(out, s),
         Value::ChronoDate(Some(d)) => {
-            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+            // ISO 8601 by hand: chrono's `format` parses its pattern again for every value
+            // (kept for the years four digits cannot hold).
+            use chrono::Datelike;
+            if (0..=9999).contains(&d.year()) {
+                let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+            } else {
+                let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+            }
         }
         Value::ChronoDateTimeUtc(Some(t)) => {
             out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));

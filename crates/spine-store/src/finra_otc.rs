@@ -115,8 +115,8 @@ where
     }
     let per_statement = ROWS_PER_STATEMENT.min((MAX_BINDS - F) / N).max(1);
     let mut rows = rows.into_iter();
-    let mut total = 0u64;
-    loop {
+    // The values of the next statement, moved out of the rows (no clone of row data here).
+    let mut take = || {
         let mut values = Vec::with_capacity(F + per_statement * N);
         values.extend(fixed_values.iter().cloned());
         let mut n = 0;
@@ -124,16 +124,26 @@ where
             values.extend(row);
             n += 1;
         }
-        if n == 0 {
-            break;
-        }
+        (n, values)
+    };
+    let mut total = 0u64;
+    let mut next = take();
+    while next.0 > 0 {
+        let (n, values) = next;
         let sql = insert_sql::<E, F, N>(backend, fixed_columns, per_row, n);
-        conn.execute_raw(Statement::from_sql_and_values(backend, &*sql, values))
-            .await?;
-        total += n as u64;
+        let insert = conn.execute_raw(Statement::from_sql_and_values(backend, &*sql, values));
         if n < per_statement {
+            insert.await?;
+            total += n as u64;
             break;
         }
+        // Pipelined: the first poll of `insert` hands the statement to SQLite's worker thread,
+        // and the next statement's values are built on this one while SQLite executes it (the
+        // two took turns before, each idle half the time: docs/PERFORMANCE.md).
+        let (done, following) = tokio::join!(insert, async { take() });
+        done?;
+        total += n as u64;
+        next = following;
     }
     Ok(total)
 }
@@ -207,6 +217,25 @@ pub async fn insert_normalized<C: ConnectionTrait + 'static>(
     rows: Vec<NormalizedRow>,
 ) -> StoreResult<u64> {
     use finra_otc_normalized::Column;
+    // SQLite stores a date as its ISO 8601 text, which sqlx formats anew for every value through
+    // chrono's pattern parser (a tenth of this thread's time on a million rows). A capture has a
+    // handful of distinct dates: each is formatted once and bound as the same text. PostgreSQL
+    // keeps the typed value.
+    let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
+    let mut last: Option<(NaiveDate, String)> = None;
+    let mut date = move |d: NaiveDate| -> Value {
+        if !sqlite {
+            return d.into();
+        }
+        match &last {
+            Some((seen, text)) if *seen == d => text.clone().into(),
+            _ => {
+                let text = d.format("%Y-%m-%d").to_string();
+                last = Some((d, text.clone()));
+                text.into()
+            }
+        }
+    };
     insert_rows::<_, finra_otc_normalized::Entity, _, 1, 6>(
         conn,
         [(Column::CaptureKey, capture_key.into())],
@@ -225,7 +254,7 @@ pub async fn insert_normalized<C: ConnectionTrait + 'static>(
                 r.mpid.into(),
                 r.total_shares.into(),
                 r.total_trades.into(),
-                r.last_update_date.into(),
+                date(r.last_update_date),
             ]
         }),
     )
