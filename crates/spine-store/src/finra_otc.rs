@@ -285,14 +285,29 @@ pub async fn delete_normalized<C: ConnectionTrait>(conn: &C, capture_id: &str) -
 
 /// A page of a capture's normalized rows after line `after_line`, in line order (keyset
 /// pagination on the table's key).
+///
+/// The capture's key is read first, so the page is a plain range of the primary key
+/// `(capture_key = k, line_number > after)` read in key order: with the key behind an `IN
+/// (subquery)` the planners (PostgreSQL without statistics, SQLite) may read and sort every
+/// later row of the capture for each page.
 pub async fn normalized_page<C: ConnectionTrait>(
     conn: &C,
     capture_id: &str,
     after_line: i64,
     limit: u64,
 ) -> StoreResult<Vec<finra_otc_normalized::Model>> {
+    let key: Option<i64> = core_captures::Entity::find()
+        .select_only()
+        .column(core_captures::Column::Id)
+        .filter(core_captures::Column::CaptureId.eq(capture_id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let Some(key) = key else {
+        return Ok(Vec::new());
+    };
     Ok(finra_otc_normalized::Entity::find()
-        .filter(of_capture(capture_id))
+        .filter(finra_otc_normalized::Column::CaptureKey.eq(key))
         .filter(finra_otc_normalized::Column::LineNumber.gt(after_line))
         .order_by_asc(finra_otc_normalized::Column::LineNumber)
         .limit(limit)
