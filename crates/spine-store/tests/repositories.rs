@@ -8,6 +8,7 @@ use spine_model::{
 };
 use spine_store::anomalies::{AnomalyExt, AnomalyFilter, NewAnomaly};
 use spine_store::captures::{CaptureOutcome, NewCapture};
+use spine_store::finra_otc::{self, NormalizedRow};
 use spine_store::lineage::{NewCalcInput, NewDependency};
 use spine_store::manifest::StageRecord;
 use spine_store::readiness::Evaluation;
@@ -276,6 +277,106 @@ async fn a_stage_transaction_stores_awkward_values_exactly_and_rolls_back_when_d
         rejects::insert_many(&txn, awkward("cap_d")).await.unwrap();
         drop(txn);
         assert_eq!(rejects::count_for_capture(conn, "cap_d").await.unwrap(), 0);
+    })
+    .await;
+}
+
+/// NORMALIZED rows written through a stage come back exactly, whatever the count relative to
+/// the statements (1,024 rows on SQLite) and `COPY` batches (20,000 on PostgreSQL) the writes are
+/// pipelined in; a failure in a later statement or batch leaves nothing of the stage.
+#[tokio::test]
+async fn normalized_rows_round_trip_at_every_batch_boundary_and_a_late_failure_leaves_nothing() {
+    for_each_backend(|db| async move {
+        let conn = db.store.conn();
+        let rows = |n: i64, duplicate_at: Option<i64>| -> Vec<NormalizedRow> {
+            (0..n)
+                .map(|i| NormalizedRow {
+                    line_number: match duplicate_at {
+                        Some(d) if i == d => 2,
+                        _ => i + 2,
+                    },
+                    symbol: format!("S{i}"),
+                    mpid: format!("M{}", i % 7),
+                    total_shares: i * 10,
+                    total_trades: i,
+                    last_update_date: NaiveDate::from_ymd_opt(2026, 1, 12 + (i % 3) as u32)
+                        .unwrap(),
+                })
+                .collect()
+        };
+        let counts = [1i64, 1_024, 2_049, 20_000, 40_001];
+        let mut captures_of = Vec::new();
+        let txn = db.store.begin_stage().await.unwrap();
+        for (i, n) in counts.iter().enumerate() {
+            // Each a revision of the one before: a capture row, whatever its outcome.
+            let c = match captures::record(&txn, capture(&format!("n{i}"), t(1)))
+                .await
+                .unwrap()
+            {
+                CaptureOutcome::New(c) | CaptureOutcome::Revision { capture: c, .. } => c,
+                CaptureOutcome::Unchanged(_) => panic!("new bytes are not unchanged"),
+            };
+            let written = finra_otc::insert_normalized(&txn, c.id, rows(*n, None))
+                .await
+                .unwrap();
+            assert_eq!(written, *n as u64, "{}: {n} rows", db.backend);
+            captures_of.push((c.capture_id, *n));
+        }
+        txn.commit().await.unwrap();
+        for (capture_id, n) in &captures_of {
+            let stored = finra_otc::normalized_page(conn, capture_id, 0, 100_000)
+                .await
+                .unwrap();
+            assert_eq!(stored.len() as i64, *n, "{}: {capture_id}", db.backend);
+            let expected = rows(*n, None);
+            for i in [0, (*n / 2) as usize, (*n - 1) as usize] {
+                let (got, want) = (&stored[i], &expected[i]);
+                assert_eq!(
+                    (
+                        got.line_number,
+                        &got.symbol,
+                        &got.mpid,
+                        got.total_shares,
+                        got.total_trades,
+                        got.last_update_date
+                    ),
+                    (
+                        want.line_number,
+                        &want.symbol,
+                        &want.mpid,
+                        want.total_shares,
+                        want.total_trades,
+                        want.last_update_date
+                    ),
+                    "{}: row {i} of {capture_id}",
+                    db.backend
+                );
+            }
+        }
+
+        // Line 2 again as the 41,000th row: the key refuses it in the third batch, after two
+        // batches (and 40 statements) went through; the stage keeps none of them.
+        let (CaptureOutcome::New(c) | CaptureOutcome::Revision { capture: c, .. }) =
+            captures::record(conn, capture("late", t(2))).await.unwrap()
+        else {
+            panic!("new bytes are not unchanged")
+        };
+        let txn = db.store.begin_stage().await.unwrap();
+        let failed = finra_otc::insert_normalized(&txn, c.id, rows(45_000, Some(41_000))).await;
+        assert!(
+            failed.is_err(),
+            "{}: a duplicate line must fail",
+            db.backend
+        );
+        drop(txn);
+        assert!(
+            finra_otc::normalized_page(conn, &c.capture_id, 0, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}: nothing of the failed stage stays",
+            db.backend
+        );
     })
     .await;
 }
