@@ -201,10 +201,10 @@ pub fn report(r: &CaptureReport) -> Value {
 }
 
 /// One anomaly as `spine anomalies list --format json` prints it
-/// (`spine_cli::commands::anomalies::to_json`), without the columns that repeat others
+/// (`spine_cli::output::anomaly_json`), without the columns that repeat others
 /// (`created_at` is `detected_at`; the domain and pipeline are the scenario's).
 pub fn anomaly(a: &Anomaly) -> Value {
-    let mut v = spine_cli::commands::anomalies::to_json(a);
+    let mut v = spine_cli::output::anomaly_json(a);
     if let Value::Object(map) = &mut v {
         for noise in ["created_at", "pipeline", "batch_id"] {
             map.remove(noise);

@@ -231,6 +231,34 @@ pub fn emit_sections(
     Ok(())
 }
 
+/// An anomaly as JSON: every column of the table, with `details` parsed and the partition key
+/// as an object. Here, with the other renderers, because the CLI (`spine anomalies`, `spine deps`)
+/// and the HTTP API (`/anomalies`) print anomalies the same way.
+pub fn anomaly_json(a: &spine_store::anomalies::Anomaly) -> Value {
+    serde_json::json!({
+        "id": a.id,
+        "domain": a.domain,
+        "pipeline": a.pipeline,
+        "partition_key": a.partition_key.as_deref().and_then(|k| serde_json::from_str::<Value>(k).ok()),
+        "stage": a.stage,
+        "severity": a.severity,
+        "category": a.category,
+        "cause": a.cause,
+        "message": a.message,
+        "details": a.details_json,
+        "affected_records": a.affected_records,
+        "sample_records": a.sample_records,
+        "execution_id": a.execution_id,
+        "batch_id": a.batch_id,
+        "capture_id": a.capture_id,
+        "detected_at": a.detected_at,
+        "resolved_at": a.resolved_at,
+        "resolution_note": a.resolution_note,
+        "resolved_by": a.resolved_by,
+        "created_at": a.created_at,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

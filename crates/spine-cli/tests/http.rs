@@ -489,7 +489,7 @@ async fn check_anomalies(server: &Server, store: &Store, fx: &Fixture) {
             .await
             .unwrap()
             .iter()
-            .map(spine_cli::commands::anomalies::to_json)
+            .map(spine_cli::output::anomaly_json)
             .collect();
         // Round-tripped through text, as a client sees it.
         let expected: Value = serde_json::from_str(&Value::Array(expected).to_string()).unwrap();

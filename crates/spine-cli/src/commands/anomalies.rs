@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
-use spine_store::anomalies::{self, Anomaly, AnomalyFilter};
+use serde_json::Value;
+use spine_store::anomalies::{self, AnomalyFilter};
 
 use crate::cli::AnomaliesCommand;
 use crate::commands::Context;
-use crate::output::{Table, emit};
+use crate::output::{Table, anomaly_json, emit};
 use crate::signer::{self, Signing};
 
 /// Runs a `spine anomalies` command.
@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, cmd: AnomaliesCommand) -> anyhow::Result<ExitCod
                         .unwrap_or_else(|| "open".into()),
                 ]);
             }
-            let json: Vec<Value> = rows.iter().map(to_json).collect();
+            let json: Vec<Value> = rows.iter().map(anomaly_json).collect();
             emit(ctx.format(), &table, Some(&Value::Array(json)))?;
         }
         AnomaliesCommand::Resolve { id, note, by } => {
@@ -63,35 +63,8 @@ pub async fn run(ctx: &Context, cmd: AnomaliesCommand) -> anyhow::Result<ExitCod
                 a.resolved_by.clone().unwrap_or_else(|| "-".into()),
                 a.resolution_note.clone().unwrap_or_default(),
             ]);
-            emit(ctx.format(), &table, Some(&to_json(&a)))?;
+            emit(ctx.format(), &table, Some(&anomaly_json(&a)))?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An anomaly as JSON: every column of the table, with `details` parsed and the partition key
-/// as an object.
-pub fn to_json(a: &Anomaly) -> Value {
-    json!({
-        "id": a.id,
-        "domain": a.domain,
-        "pipeline": a.pipeline,
-        "partition_key": a.partition_key.as_deref().and_then(|k| serde_json::from_str::<Value>(k).ok()),
-        "stage": a.stage,
-        "severity": a.severity,
-        "category": a.category,
-        "cause": a.cause,
-        "message": a.message,
-        "details": a.details_json,
-        "affected_records": a.affected_records,
-        "sample_records": a.sample_records,
-        "execution_id": a.execution_id,
-        "batch_id": a.batch_id,
-        "capture_id": a.capture_id,
-        "detected_at": a.detected_at,
-        "resolved_at": a.resolved_at,
-        "resolution_note": a.resolution_note,
-        "resolved_by": a.resolved_by,
-        "created_at": a.created_at,
-    })
 }

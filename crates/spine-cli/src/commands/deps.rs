@@ -170,7 +170,7 @@ impl ImpactView for Impact {
                 "remedy": s.remedy(),
             })).collect::<Vec<_>>(),
             "open_dependency_anomalies":
-                self.anomalies.iter().map(super::anomalies::to_json).collect::<Vec<_>>(),
+                self.anomalies.iter().map(crate::output::anomaly_json).collect::<Vec<_>>(),
         })
     }
 

@@ -85,11 +85,7 @@ pub(super) async fn anomalies(
         ensure_known(&state, domain)?;
     }
     let rows = anomalies::list(state.store.conn(), &filter).await?;
-    Ok(Json(
-        rows.iter()
-            .map(crate::commands::anomalies::to_json)
-            .collect(),
-    ))
+    Ok(Json(rows.iter().map(crate::output::anomaly_json).collect()))
 }
 
 /// `GET /api/v1/doctor/{domain}`.
