@@ -46,12 +46,24 @@ const NORMALIZED_ROW: [&str; 6] = [
     "last_update_date",
 ];
 
-/// A calc table rebuilt here: its name, the column that identifies a row within a capture, and
-/// every other column after it (both shapes have the same columns but `id`).
+/// The type of a calc column, as the original migration declares it.
+#[derive(Clone, Copy)]
+enum Kind {
+    BigInt,
+    Int,
+    Double,
+    Id64,
+}
+
+/// A calc table rebuilt here: its name, the column that identifies a row within a capture (and
+/// its length), and
+/// its value columns after the capture's `week_ending` and `tier` (both shapes have the same
+/// columns but `id`).
 struct CalcTable {
     name: &'static str,
     key: &'static str,
-    rest: &'static [&'static str],
+    key_len: u32,
+    values: &'static [(&'static str, Kind)],
 }
 
 /// The four calc tables keyed by capture and symbol or venue.
@@ -59,34 +71,34 @@ const CALC_TABLES: [CalcTable; 4] = [
     CalcTable {
         name: "finra_otc_symbol_summary",
         key: "symbol",
-        rest: &[
-            "week_ending",
-            "tier",
-            "total_shares",
-            "total_trades",
-            "venue_count",
+        key_len: 32,
+        values: &[
+            ("total_shares", Kind::BigInt),
+            ("total_trades", Kind::BigInt),
+            ("venue_count", Kind::Int),
         ],
     },
     CalcTable {
         name: "finra_otc_venue_share",
         key: "mpid",
-        rest: &["week_ending", "tier", "shares", "share"],
+        key_len: 16,
+        values: &[("shares", Kind::BigInt), ("share", Kind::Double)],
     },
     CalcTable {
         name: "finra_otc_hhi",
         key: "symbol",
-        rest: &["week_ending", "tier", "hhi", "venue_count"],
+        key_len: 32,
+        values: &[("hhi", Kind::Double), ("venue_count", Kind::Int)],
     },
     CalcTable {
         name: "finra_otc_volume_per_day",
         key: "symbol",
-        rest: &[
-            "week_ending",
-            "tier",
-            "total_shares",
-            "trading_days",
-            "shares_per_day",
-            "calendar_capture_id",
+        key_len: 32,
+        values: &[
+            ("total_shares", Kind::BigInt),
+            ("trading_days", Kind::Int),
+            ("shares_per_day", Kind::Double),
+            ("calendar_capture_id", Kind::Id64),
         ],
     },
 ];
@@ -261,26 +273,15 @@ async fn create_calc(manager: &SchemaManager<'_>, t: &CalcTable) -> Result<(), D
         .col(string_len(Alias::new("capture_id"), 64))
         .col(date(Alias::new("week_ending")))
         .col(string_len(Alias::new("tier"), 16))
-        .col(string_len(
-            Alias::new(t.key),
-            if t.key == "mpid" { 16 } else { 32 },
-        ));
-    for &c in t.rest {
-        match c {
-            "week_ending" | "tier" => {}
-            "total_shares" | "total_trades" | "shares" => {
-                table.col(big_integer(Alias::new(c)));
-            }
-            "venue_count" | "trading_days" => {
-                table.col(integer(Alias::new(c)));
-            }
-            "calendar_capture_id" => {
-                table.col(string_len(Alias::new(c), 64));
-            }
-            _ => {
-                table.col(double(Alias::new(c)));
-            }
-        }
+        .col(string_len(Alias::new(t.key), t.key_len));
+    for &(c, kind) in t.values {
+        let c = Alias::new(c);
+        table.col(match kind {
+            Kind::BigInt => big_integer(c),
+            Kind::Int => integer(c),
+            Kind::Double => double(c),
+            Kind::Id64 => string_len(c, 64),
+        });
     }
     manager
         .create_table(keyed(manager, table, t.name, ["capture_id", t.key]))
@@ -289,8 +290,8 @@ async fn create_calc(manager: &SchemaManager<'_>, t: &CalcTable) -> Result<(), D
 
 /// Copies every row of `from` into the calc table `t` (the columns both shapes share).
 async fn copy_calc(manager: &SchemaManager<'_>, t: &CalcTable, from: &str) -> Result<(), DbErr> {
-    let mut columns = vec!["capture_id", t.key];
-    columns.extend_from_slice(t.rest);
+    let mut columns = vec!["capture_id", t.key, "week_ending", "tier"];
+    columns.extend(t.values.iter().map(|(c, _)| *c));
     let columns = quoted(&columns, "");
     exec(
         manager,

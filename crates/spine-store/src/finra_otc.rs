@@ -261,23 +261,28 @@ pub async fn insert_normalized<C: ConnectionTrait + 'static>(
     .await
 }
 
-/// The NORMALIZED rows of the capture `capture_id`: its rows are keyed by the capture's integer
-/// `core_captures.id`, found by the unique `capture_id` in the same statement.
-fn of_capture(capture_id: &str) -> Expr {
-    finra_otc_normalized::Column::CaptureKey.in_subquery(
-        Query::select()
-            .column(core_captures::Column::Id)
-            .from(core_captures::Entity)
-            .and_where(core_captures::Column::CaptureId.eq(capture_id))
-            .to_owned(),
-    )
+/// The integer key (`core_captures.id`) NORMALIZED names the capture `capture_id` by, if the
+/// capture exists. Read on its own so that every NORMALIZED statement is a plain range of the
+/// primary key `(capture_key = k, …)`: behind an `IN (subquery)` the planners (PostgreSQL
+/// without statistics, SQLite) may read and sort every later row of the capture for each page.
+async fn capture_key<C: ConnectionTrait>(conn: &C, capture_id: &str) -> StoreResult<Option<i64>> {
+    Ok(core_captures::Entity::find()
+        .select_only()
+        .column(core_captures::Column::Id)
+        .filter(core_captures::Column::CaptureId.eq(capture_id))
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 /// Deletes every normalized row of one capture, so that re-normalizing it (a standalone
 /// `spine run finra_otc.normalize`) replaces the rows instead of adding a second copy.
 pub async fn delete_normalized<C: ConnectionTrait>(conn: &C, capture_id: &str) -> StoreResult<u64> {
+    let Some(key) = capture_key(conn, capture_id).await? else {
+        return Ok(0);
+    };
     Ok(finra_otc_normalized::Entity::delete_many()
-        .filter(of_capture(capture_id))
+        .filter(finra_otc_normalized::Column::CaptureKey.eq(key))
         .exec(conn)
         .await?
         .rows_affected)
@@ -285,25 +290,13 @@ pub async fn delete_normalized<C: ConnectionTrait>(conn: &C, capture_id: &str) -
 
 /// A page of a capture's normalized rows after line `after_line`, in line order (keyset
 /// pagination on the table's key).
-///
-/// The capture's key is read first, so the page is a plain range of the primary key
-/// `(capture_key = k, line_number > after)` read in key order: with the key behind an `IN
-/// (subquery)` the planners (PostgreSQL without statistics, SQLite) may read and sort every
-/// later row of the capture for each page.
 pub async fn normalized_page<C: ConnectionTrait>(
     conn: &C,
     capture_id: &str,
     after_line: i64,
     limit: u64,
 ) -> StoreResult<Vec<finra_otc_normalized::Model>> {
-    let key: Option<i64> = core_captures::Entity::find()
-        .select_only()
-        .column(core_captures::Column::Id)
-        .filter(core_captures::Column::CaptureId.eq(capture_id))
-        .into_tuple()
-        .one(conn)
-        .await?;
-    let Some(key) = key else {
+    let Some(key) = capture_key(conn, capture_id).await? else {
         return Ok(Vec::new());
     };
     Ok(finra_otc_normalized::Entity::find()
